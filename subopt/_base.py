@@ -1,0 +1,220 @@
+"""Shared types and checks: the `Status` codes, the `Result` pytree, argument validation.
+
+Everything here is used by more than one algorithm family. Validation follows one rule:
+concrete values are checked and a bad one raises an exception naming the argument and the
+value; traced values (inside `jit`/`vmap`) pass through, and the driver's status tells the
+truth about what they did.
+"""
+
+from __future__ import annotations
+
+import enum
+import numbers
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+PyTree = Any
+Scalar = Any  # a Python number or a 0-d jax/numpy array, possibly traced
+ScalarOrSchedule = Scalar | Callable[[jax.Array], jax.Array]
+
+
+class Status(enum.IntEnum):
+    """Why `subopt.run` stopped. `Result.status` is an int32 array comparable with these.
+
+    Attributes:
+      CONVERGED: the stationarity measure fell to ``tol`` or below.
+      MAX_STEPS: ``max_steps`` steps were taken without meeting ``tol``.
+      DIVERGED: the objective left the documented bound (see `subopt.run`), or became +-inf.
+      NONFINITE: the objective or gradient became NaN (or a gradient became inf); the last
+        finite iterate is returned.
+    """
+
+    CONVERGED = 0
+    MAX_STEPS = 1
+    DIVERGED = 2
+    NONFINITE = 3
+
+
+RUNNING = -1  # internal status of a lane still iterating
+
+
+class History(NamedTuple):
+    """Per-step records of `subopt.run(..., record=True)`; entry k is about x_{k+1}, NaN after the stop."""
+
+    value: jax.Array
+    stationarity: jax.Array
+
+
+class Result(NamedTuple):
+    """What `subopt.run` returns; a pytree, so it can be vmapped, stacked and sharded.
+
+    Attributes:
+      params: the solution (the last iterate, or what the optimizer reports instead, e.g. the
+        best iterate of a subgradient method or the prox output of FISTA).
+      value: the objective at ``params`` (including any regularizer the optimizer carries).
+      num_steps: int32, the number of optimizer steps taken.
+      status: int32, a `Status` code.
+      stationarity: the measure compared with ``tol`` at the stop.
+      state: the optimizer state at the stop.
+      history: a `History` when ``record=True``, else None.
+    """
+
+    params: PyTree
+    value: jax.Array
+    num_steps: jax.Array
+    status: jax.Array
+    stationarity: jax.Array
+    state: PyTree
+    history: History | None = None
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def is_concrete(x: Any) -> bool:
+    """True when ``x`` holds a value we can look at (not a tracer)."""
+    return not isinstance(x, jax.core.Tracer)
+
+
+def concrete_array(x: Any) -> np.ndarray | None:
+    """``x`` as a numpy array when it is concrete and numeric, else None."""
+    if isinstance(x, jax.core.Tracer):
+        return None
+    if isinstance(x, bool | numbers.Number) or hasattr(x, "__array__"):
+        try:
+            return np.asarray(x)
+        except Exception:  # noqa: BLE001 - e.g. an abstract array that cannot be read
+            return None
+    return None
+
+
+def check_scalar(
+    name: str,
+    value: Any,
+    *,
+    positive: bool = False,
+    nonnegative: bool = False,
+    allow_inf: bool = False,
+) -> None:
+    """Check a concrete real hyperparameter; traced values pass through unchecked.
+
+    Raises:
+      TypeError: ``value`` is not a real number (e.g. a string, complex or boolean).
+      ValueError: ``value`` is NaN, infinite (unless ``allow_inf``), or breaks the sign rule.
+    """
+    if isinstance(value, jax.core.Tracer):
+        return
+    if isinstance(value, bool) or not (
+        isinstance(value, numbers.Real) or hasattr(value, "__array__")
+    ):
+        raise TypeError(f"{name} must be a real number or array, got {value!r}")
+    arr = concrete_array(value)
+    if arr is None:
+        return
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.number)) or np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be real, got {value!r} of dtype {arr.dtype}")
+    if np.any(np.isnan(arr)):
+        raise ValueError(f"{name} must not be NaN, got {value!r}")
+    if not allow_inf and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if positive and np.any(arr <= 0):
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    if nonnegative and np.any(arr < 0):
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+
+
+def check_step_size(name: str, value: Any) -> None:
+    """A step size is a positive finite number or a schedule (a callable ``count -> step``)."""
+    if callable(value):
+        return
+    check_scalar(name, value, positive=True)
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    """``value`` as a Python int >= 1, or a ValueError/TypeError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive Python int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value!r}")
+    return int(value)
+
+
+def check_params(name: str, tree: PyTree) -> None:
+    """Parameters must be real floating arrays: no ints, bools or complex; no NaN/inf when concrete."""
+    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+        where = f"{name}{jax.tree_util.keystr(path)}"
+        dtype = jnp.result_type(leaf) if not hasattr(leaf, "dtype") else leaf.dtype
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise TypeError(
+                f"{where} must have a real floating dtype (float32/float64), got {dtype}; "
+                "convert with jnp.asarray(x, jnp.float32)"
+            )
+        arr = concrete_array(leaf)
+        if arr is not None and not np.all(np.isfinite(arr.astype(np.float64))):
+            raise ValueError(f"{where} contains NaN or inf")
+
+
+# --------------------------------------------------------------------------- tree helpers
+
+
+def tree_sq_norm(tree: PyTree) -> jax.Array:
+    """Squared global Euclidean norm over all leaves (0 for an empty tree)."""
+    leaves = jax.tree_util.tree_leaves(tree)
+    if not leaves:
+        return jnp.zeros(())
+    return sum(jnp.sum(jnp.real(x * jnp.conj(x))) for x in leaves)
+
+
+def tree_norm(tree: PyTree) -> jax.Array:
+    """Global Euclidean norm over all leaves, overflow-safe by scaling with the max entry."""
+    leaves = jax.tree_util.tree_leaves(tree)
+    if not leaves:
+        return jnp.zeros(())
+    scale = jnp.max(jnp.stack([jnp.max(jnp.abs(x), initial=0.0) for x in leaves]))
+    safe = jnp.where(scale > 0, scale, 1.0)
+    scaled = jax.tree_util.tree_map(lambda x: x / safe.astype(x.dtype), tree)
+    out = safe * jnp.sqrt(tree_sq_norm(scaled))
+    return jnp.where(jnp.isfinite(scale), out, scale)
+
+
+def tree_all_finite(tree: PyTree) -> jax.Array:
+    """Scalar bool: every entry of every leaf is finite (True for an empty tree)."""
+    leaves = jax.tree_util.tree_leaves(tree)
+    if not leaves:
+        return jnp.array(True)
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+
+
+def tree_select(pred: jax.Array, on_true: PyTree, on_false: PyTree) -> PyTree:
+    """Leafwise ``where(pred, a, b)`` for a scalar ``pred``; keeps each leaf's dtype."""
+    return jax.tree_util.tree_map(
+        lambda a, b: jnp.where(pred, a, b).astype(jnp.result_type(b)), on_true, on_false
+    )
+
+
+def check_same_structure(grads: PyTree, params: PyTree) -> None:
+    """Raise a ValueError naming both structures when grads and params do not match leaf for leaf."""
+    gs, ps = jax.tree_util.tree_structure(grads), jax.tree_util.tree_structure(params)
+    if gs != ps:
+        raise ValueError(f"grads structure {gs} does not match params structure {ps}")
+    for g, p in zip(jax.tree_util.tree_leaves(grads), jax.tree_util.tree_leaves(params)):
+        if jnp.shape(g) != jnp.shape(p):
+            raise ValueError(
+                f"grads leaf shapes {[jnp.shape(x) for x in jax.tree_util.tree_leaves(grads)]} "
+                f"do not match params leaf shapes "
+                f"{[jnp.shape(x) for x in jax.tree_util.tree_leaves(params)]}"
+            )
+
+
+def require_extra_arg(extra_args: dict, name: str, who: str) -> Any:
+    """Fetch an extra argument an optimizer needs, or raise a clear TypeError."""
+    if name not in extra_args or extra_args[name] is None:
+        raise TypeError(
+            f"{who}.update needs the extra argument {name}=...; subopt.run passes it, "
+            f"a hand-written loop must pass it too, e.g. update(grads, state, params, {name}=...)"
+        )
+    return extra_args[name]

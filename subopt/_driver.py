@@ -1,0 +1,240 @@
+"""`run`: the jit-compiled optimization loop, its stopping rules and its report.
+
+The loop is one ``jax.lax.while_loop``. Each step calls the optimizer's ``update`` with the
+extra args ``value`` (the objective at the current params) and ``value_fn`` (the objective),
+applies the updates, evaluates the objective and its gradient at the new point, and commits the
+step only when everything it produced is finite. So the carry always holds the last finite
+iterate, and a NaN can end the run only as ``Status.NONFINITE``.
+
+Optimizers tell the driver more than optax's protocol carries through their state: any node of
+the optimizer state (found anywhere in the state pytree, e.g. inside ``optax.chain``; the last
+one wins) may define these methods:
+
+* ``report_stationarity(grad) -> scalar``: the measure compared with ``tol``
+  (default: the gradient norm at the new point);
+* ``report_iterate(params, value, fun) -> (x, F(x))``: the current iterate and its objective
+  (default: ``(params, value)``; FISTA reports its prox output and f + h there);
+* ``report_solution(x, fx) -> (x*, F(x*))``: what the result returns (default: the iterate;
+  the subgradient method returns the best iterate seen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from subopt._base import (
+    RUNNING,
+    History,
+    PyTree,
+    Result,
+    Status,
+    check_params,
+    check_positive_int,
+    check_scalar,
+    tree_all_finite,
+    tree_norm,
+    tree_select,
+)
+
+DIVERGENCE_THRESHOLD = 1e10
+
+
+def _find(state: PyTree, method: str) -> Any:
+    """The last node of ``state`` that defines ``method``, or None."""
+    has = lambda n: hasattr(type(n), method)  # noqa: E731
+    nodes = [n for n in jax.tree_util.tree_leaves(state, is_leaf=has) if has(n)]
+    return nodes[-1] if nodes else None
+
+
+def _stationarity(state: PyTree, grad: PyTree) -> jax.Array:
+    node = _find(state, "report_stationarity")
+    return tree_norm(grad) if node is None else node.report_stationarity(grad)
+
+
+def _iterate(state: PyTree, params: PyTree, value: jax.Array, fun: Callable) -> tuple:
+    node = _find(state, "report_iterate")
+    return (params, value) if node is None else node.report_iterate(params, value, fun)
+
+
+def _solution(state: PyTree, x: PyTree, fx: jax.Array) -> tuple:
+    node = _find(state, "report_solution")
+    return (x, fx) if node is None else node.report_solution(x, fx)
+
+
+def _checked(fun: Callable) -> Callable:
+    """``fun`` with a trace-time check that it returns a real floating scalar."""
+
+    def wrapped(x):
+        value = fun(x)
+        dtype = jnp.result_type(value)
+        if jnp.shape(value) != ():
+            raise TypeError(f"fun must return a scalar, got shape {jnp.shape(value)}")
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise TypeError(f"fun must return a real floating scalar, got dtype {dtype}")
+        return value
+
+    return wrapped
+
+
+@partial(jax.jit, static_argnames=("update", "fun", "max_steps", "record"))
+def _run(update, fun, max_steps, record, x0, state0, tol, divergence_threshold):
+    value_and_grad = jax.value_and_grad(_checked(fun))
+    f0, g0 = value_and_grad(x0)
+    dtype = f0.dtype
+    tol = jnp.asarray(tol, dtype)
+    bound = jnp.asarray(divergence_threshold, dtype) * (1 + jnp.abs(f0))
+
+    def measure(state, g):
+        return jnp.asarray(_stationarity(state, g), dtype)
+
+    s0 = measure(state0, g0)
+    status0 = jnp.where(
+        ~jnp.isfinite(f0) | ~tree_all_finite(g0) | ~tree_all_finite(x0) | jnp.isnan(s0),
+        Status.NONFINITE,
+        jnp.where(s0 <= tol, Status.CONVERGED, RUNNING),
+    ).astype(jnp.int32)
+    history = None
+    if record:
+        nan = jnp.full((max_steps,), jnp.nan, dtype)
+        history = History(nan, nan)
+    carry0 = (jnp.zeros([], jnp.int32), x0, state0, f0, g0, s0, status0, history)
+
+    def cond(carry):
+        return carry[6] == RUNNING
+
+    def body(carry):
+        k, x, state, f, g, _, _, history = carry
+        updates, new_state = update(g, state, x, value=f, value_fn=fun)
+        new_x = optax.apply_updates(x, updates)
+        new_f, new_g = value_and_grad(new_x)
+        new_s = measure(new_state, new_g)
+        k = k + 1
+        nonfinite = (
+            jnp.isnan(new_f) | ~tree_all_finite(new_g) | ~tree_all_finite(new_x) | jnp.isnan(new_s)
+        )
+        infinite = jnp.isinf(new_f)
+        diverged = infinite | (jnp.abs(new_f - f0) > bound)
+        status = jnp.where(
+            nonfinite,
+            Status.NONFINITE,
+            jnp.where(
+                diverged,
+                Status.DIVERGED,
+                jnp.where(
+                    new_s <= tol, Status.CONVERGED, jnp.where(k >= max_steps, Status.MAX_STEPS, RUNNING)
+                ),
+            ),
+        ).astype(jnp.int32)
+        commit = ~nonfinite & ~infinite
+        if record:
+            _, fx = _iterate(new_state, new_x, new_f, fun)
+            history = History(
+                history.value.at[k - 1].set(jnp.where(commit, fx, jnp.nan).astype(dtype)),
+                history.stationarity.at[k - 1].set(jnp.where(commit, new_s, jnp.nan)),
+            )
+        x, state, f, g, s = tree_select(
+            commit, (new_x, new_state, new_f, new_g, new_s), (x, state, f, g, carry[5])
+        )
+        return (k, x, state, f, g, s, status, history)
+
+    k, x, state, f, _, s, status, history = jax.lax.while_loop(cond, body, carry0)
+    x_cur, f_cur = _iterate(state, x, f, fun)
+    params, value = _solution(state, x_cur, f_cur)
+    return Result(params, jnp.asarray(value, dtype), k, status, s, state, history)
+
+
+def run(
+    optimizer: optax.GradientTransformation,
+    fun: Callable[[PyTree], jax.Array],
+    x0: PyTree,
+    *,
+    max_steps: int = 1000,
+    tol: Any = 1e-6,
+    record: bool = False,
+    divergence_threshold: Any = DIVERGENCE_THRESHOLD,
+) -> Result:
+    r"""Minimize ``fun`` from ``x0`` with ``optimizer``, inside one compiled ``while_loop``.
+
+    Each step is
+
+    .. math::
+
+      u_k, s_{k+1} = \mathrm{update}(\nabla f(x_k), s_k, x_k; f(x_k), f), \qquad
+      x_{k+1} = x_k + u_k
+
+    and the loop stops at the first of:
+
+    * ``CONVERGED``: the stationarity measure is <= ``tol``. For smooth problems it is the
+      gradient norm :math:`\|\nabla f(x_{k})\|` (checked at x_0 too, so a stationary start takes
+      0 steps); optimizers may report another measure (see each optimizer's docstring).
+    * ``MAX_STEPS``: ``max_steps`` steps were taken.
+    * ``NONFINITE``: the objective became NaN, or the gradient, the iterate or the measure
+      became NaN/inf. The step is not committed: ``params`` is the last finite iterate.
+    * ``DIVERGED``: the objective became +-inf (the step is not committed), or
+      :math:`|f(x_k) - f(x_0)| > \text{divergence\_threshold} \cdot (1 + |f(x_0)|)`.
+
+    Compilation: the loop is compiled once per (``optimizer.update`` function, ``fun``, pytree
+    structure, shapes and dtypes of ``x0`` and of the optimizer state, ``max_steps``,
+    ``record``). subopt's optimizers keep their hyperparameters in the state, so new step sizes
+    or weights reuse the compiled program; an optax optimizer closes over its hyperparameters,
+    so each new optax optimizer object compiles anew (wrap it in ``optax.inject_hyperparams``
+    and build it once to avoid that). `run` can be called inside ``jax.jit`` and ``jax.vmap``
+    with traced hyperparameters and ``tol``.
+
+    Args:
+      optimizer: any optax ``GradientTransformation`` (subopt's, ``optax.adam(...)``, chains).
+      fun: the objective, mapping a pytree like ``x0`` to a real scalar.
+      x0: the start, a pytree of real floating arrays.
+      max_steps: the most steps to take, a Python int >= 1.
+      tol: the stationarity tolerance, >= 0.
+      record: when True, ``result.history`` holds per-step ``value`` and ``stationarity``
+        arrays of length ``max_steps``: entry k is measured at x_{k+1}, NaN after the stop.
+      divergence_threshold: the relative growth of the objective that counts as divergence.
+
+    Returns:
+      A `subopt.Result`.
+
+    Raises:
+      TypeError: ``fun`` is not callable or returns a non-scalar or non-real value; ``x0`` has
+        a leaf that is not real floating; ``optimizer`` lacks ``init``/``update``.
+      ValueError: ``x0`` holds NaN/inf; ``max_steps`` < 1; ``tol`` < 0 or NaN.
+
+    Example:
+      >>> import jax.numpy as jnp, subopt as so
+      >>> f = lambda x: jnp.sum((x - 3.0) ** 2)
+      >>> res = so.run(so.gradient_descent(0.25), f, jnp.zeros(2), tol=1e-8)
+      >>> res.params.round(4).tolist(), so.Status(int(res.status)).name
+      ([3.0, 3.0], 'CONVERGED')
+    """
+    if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
+        raise TypeError(f"optimizer must have init and update (an optax transform), got {optimizer!r}")
+    if not callable(fun):
+        raise TypeError(f"fun must be callable, got {fun!r}")
+    if not isinstance(record, bool):
+        raise TypeError(f"record must be a bool, got {record!r}")
+    max_steps = check_positive_int("max_steps", max_steps)
+    check_scalar("tol", tol, nonnegative=True)
+    check_scalar("divergence_threshold", divergence_threshold, positive=True, allow_inf=True)
+    check_params("x0", x0)
+    x0 = jax.tree_util.tree_map(jnp.asarray, x0)
+    state0 = optimizer.init(x0)
+    update = optimizer.update
+    if not isinstance(optimizer, optax.GradientTransformationExtraArgs):
+        update = _drop_extra_args(update)
+    return _run(update, fun, max_steps, record, x0, state0, tol, divergence_threshold)
+
+
+_WRAPPED: dict = {}
+
+
+def _drop_extra_args(update: Callable) -> Callable:
+    """Wrap a plain optax update (no ``**extra_args``) once, so the wrapper is cached."""
+    if update not in _WRAPPED:
+        _WRAPPED[update] = lambda g, s, p, **_: update(g, s, p)
+    return _WRAPPED[update]

@@ -1,0 +1,1 @@
+"""PLACEHOLDER (issue 3 in progress): minimum-norm subgradient primitives."""

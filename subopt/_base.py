@@ -43,7 +43,10 @@ RUNNING = -1  # internal status of a lane still iterating
 
 
 class History(NamedTuple):
-    """Per-step records of `subopt.run(..., record=True)`; entry k is about x_{k+1}, NaN after the stop."""
+    """Per-step records of `subopt.run(..., record=True)`.
+
+    Entry k is measured at the iterate after step k (x_{k+1}); entries after the stop are NaN.
+    """
 
     value: jax.Array
     stationarity: jax.Array
@@ -144,7 +147,7 @@ def check_positive_int(name: str, value: Any) -> int:
 
 
 def check_params(name: str, tree: PyTree) -> None:
-    """Parameters must be real floating arrays: no ints, bools or complex; no NaN/inf when concrete."""
+    """Params must be real floating arrays (no int, bool, complex); no NaN/inf when concrete."""
     for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
         where = f"{name}{jax.tree_util.keystr(path)}"
         dtype = jnp.result_type(leaf) if not hasattr(leaf, "dtype") else leaf.dtype
@@ -197,7 +200,7 @@ def tree_select(pred: jax.Array, on_true: PyTree, on_false: PyTree) -> PyTree:
 
 
 def check_same_structure(grads: PyTree, params: PyTree) -> None:
-    """Raise a ValueError naming both structures when grads and params do not match leaf for leaf."""
+    """Raise a ValueError naming both structures unless grads and params match leaf for leaf."""
     gs, ps = jax.tree_util.tree_structure(grads), jax.tree_util.tree_structure(params)
     if gs != ps:
         raise ValueError(f"grads structure {gs} does not match params structure {ps}")

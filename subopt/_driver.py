@@ -127,7 +127,9 @@ def _run(update, fun, max_steps, record, x0, state0, tol, divergence_threshold):
                 diverged,
                 Status.DIVERGED,
                 jnp.where(
-                    new_s <= tol, Status.CONVERGED, jnp.where(k >= max_steps, Status.MAX_STEPS, RUNNING)
+                    new_s <= tol,
+                    Status.CONVERGED,
+                    jnp.where(k >= max_steps, Status.MAX_STEPS, RUNNING),
                 ),
             ),
         ).astype(jnp.int32)
@@ -212,8 +214,12 @@ def run(
       >>> res.params.round(4).tolist(), so.Status(int(res.status)).name
       ([3.0, 3.0], 'CONVERGED')
     """
-    if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
-        raise TypeError(f"optimizer must have init and update (an optax transform), got {optimizer!r}")
+    if not (
+        callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))
+    ):
+        raise TypeError(
+            f"optimizer must have init and update (an optax transform), got {optimizer!r}"
+        )
     if not callable(fun):
         raise TypeError(f"fun must be callable, got {fun!r}")
     if not isinstance(record, bool):

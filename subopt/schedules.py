@@ -25,7 +25,8 @@ __all__ = ["constant", "inverse_time", "inverse_sqrt", "polynomial", "as_schedul
 
 
 def _k(count: Any, like: jax.Array) -> jax.Array:
-    return jnp.asarray(count).astype(jnp.result_type(like, jnp.float32))
+    """The step counter as a float: the hyperparameter's dtype, at least the default float."""
+    return jnp.asarray(count).astype(jnp.result_type(like, float))
 
 
 class Constant(NamedTuple):

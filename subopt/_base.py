@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
 
@@ -166,10 +167,10 @@ def check_params(name: str, tree: PyTree) -> None:
 
 def tree_sq_norm(tree: PyTree) -> jax.Array:
     """Squared global Euclidean norm over all leaves (0 for an empty tree)."""
-    leaves = jax.tree_util.tree_leaves(tree)
-    if not leaves:
-        return jnp.zeros(())
-    return sum(jnp.sum(jnp.real(x * jnp.conj(x))) for x in leaves)
+    total = jnp.zeros(())
+    for x in jax.tree_util.tree_leaves(tree):
+        total = total + jnp.sum(jnp.real(x * jnp.conj(x)))
+    return total
 
 
 def tree_norm(tree: PyTree) -> jax.Array:

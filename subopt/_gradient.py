@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from subopt import schedules
-from subopt._base import ScalarOrSchedule, check_step_size
+from subopt._base import ScalarOrSchedule, check_same_structure, check_step_size
 
 
 class GradientDescentState(NamedTuple):
@@ -29,10 +29,12 @@ def _init(params: Any, learning_rate: Any) -> GradientDescentState:
 
 
 def _update(grads, state: GradientDescentState, params=None, **extra_args):
-    del params, extra_args
+    del extra_args
+    if params is not None:
+        check_same_structure(grads, params)
     step = schedules.evaluate(state.learning_rate, state.count)
     updates = jax.tree_util.tree_map(lambda g: (-step * g).astype(g.dtype), grads)
-    count = optax.safe_int32_increment(state.count)
+    count = jnp.asarray(optax.safe_int32_increment(state.count))
     return updates, GradientDescentState(count, state.learning_rate)
 
 
@@ -72,4 +74,4 @@ def gradient_descent(learning_rate: ScalarOrSchedule) -> optax.GradientTransform
     def init(params):
         return _init(params, learning_rate)
 
-    return optax.GradientTransformationExtraArgs(init, _update)
+    return optax.GradientTransformationExtraArgs(init, _update)  # pyright: ignore[reportArgumentType]

@@ -180,4 +180,4 @@ def as_schedule(value: Any) -> Any:
 
 def evaluate(step: Any, count: jax.Array) -> jax.Array:
     """The step at ``count`` of a value produced by `as_schedule`."""
-    return step(count) if callable(step) else step
+    return jnp.asarray(step(count) if callable(step) else step)

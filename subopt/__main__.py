@@ -24,17 +24,24 @@ class Row(NamedTuple):
     tol: float
 
 
+def _lipschitz(problem: Any) -> float:
+    if problem.lipschitz is None:
+        raise ValueError(f"problem {problem.name!r} has no known Lipschitz constant")
+    return float(problem.lipschitz)
+
+
 def _rows() -> list[Row]:
     import subopt as so
     from subopt import problems, schedules
 
     logreg = problems.logistic_regression(500, 20)
     lsq = problems.least_squares(300, 50)
+    step_logreg, step_lsq = 1.0 / _lipschitz(logreg), 1.0 / _lipschitz(lsq)
     rows = [
         Row(
             "logistic regression (m=500, n=20)",
             "gradient_descent(1/L)",
-            lambda: (so.gradient_descent(1.0 / logreg.lipschitz), logreg.fun, logreg.x0),
+            lambda: (so.gradient_descent(step_logreg), logreg.fun, logreg.x0),
             5000,
             1e-5,
         ),
@@ -42,7 +49,7 @@ def _rows() -> list[Row]:
             "logistic regression (m=500, n=20)",
             "gradient_descent(inverse_sqrt(4/L))",
             lambda: (
-                so.gradient_descent(schedules.inverse_sqrt(4.0 / logreg.lipschitz)),
+                so.gradient_descent(schedules.inverse_sqrt(4.0 * step_logreg)),
                 logreg.fun,
                 logreg.x0,
             ),
@@ -52,7 +59,7 @@ def _rows() -> list[Row]:
         Row(
             "least squares (m=300, n=50)",
             "gradient_descent(1/L)",
-            lambda: (so.gradient_descent(1.0 / lsq.lipschitz), lsq.fun, lsq.x0),
+            lambda: (so.gradient_descent(step_lsq), lsq.fun, lsq.x0),
             5000,
             1e-5,
         ),

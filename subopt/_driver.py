@@ -10,8 +10,11 @@ Optimizers tell the driver more than optax's protocol carries through their stat
 the optimizer state (found anywhere in the state pytree, e.g. inside ``optax.chain``; the last
 one wins) may define these methods:
 
-* ``report_stationarity(grad) -> scalar``: the measure compared with ``tol``
-  (default: the gradient norm at the new point);
+* ``report_stationarity(params, value, grad) -> scalar``: the measure compared with ``tol``,
+  given the new params, the objective and the gradient there (default: the gradient norm;
+  proximal methods report the gradient mapping their step computed, the subgradient method
+  with a known f* reports f_best - f*). It must not be NaN for a finite state: return +inf for
+  "not measurable yet";
 * ``report_iterate(params, value, fun) -> (x, F(x))``: the current iterate and its objective
   (default: ``(params, value)``; FISTA reports its prox output and f + h there);
 * ``report_solution(x, fx) -> (x*, F(x*))``: what the result returns (default: the iterate;
@@ -52,9 +55,11 @@ def _find(state: PyTree, method: str) -> Any:
     return nodes[-1] if nodes else None
 
 
-def _stationarity(state: PyTree, grad: PyTree) -> jax.Array:
+def _stationarity(state: PyTree, params: PyTree, value: jax.Array, grad: PyTree) -> jax.Array:
     node = _find(state, "report_stationarity")
-    return tree_norm(grad) if node is None else node.report_stationarity(grad)
+    if node is None:
+        return tree_norm(grad)
+    return node.report_stationarity(params, value, grad)
 
 
 def _iterate(state: PyTree, params: PyTree, value: jax.Array, fun: Callable) -> tuple:
@@ -90,10 +95,10 @@ def _run(update, fun, max_steps, record, x0, state0, tol, divergence_threshold):
     tol = jnp.asarray(tol, dtype)
     bound = jnp.asarray(divergence_threshold, dtype) * (1 + jnp.abs(f0))
 
-    def measure(state, g):
-        return jnp.asarray(_stationarity(state, g), dtype)
+    def measure(state, x, f, g):
+        return jnp.asarray(_stationarity(state, x, f, g), dtype)
 
-    s0 = measure(state0, g0)
+    s0 = measure(state0, x0, f0, g0)
     status0 = jnp.where(
         ~jnp.isfinite(f0) | ~tree_all_finite(g0) | ~tree_all_finite(x0) | jnp.isnan(s0),
         Status.NONFINITE,
@@ -113,7 +118,7 @@ def _run(update, fun, max_steps, record, x0, state0, tol, divergence_threshold):
         updates, new_state = update(g, state, x, value=f, value_fn=fun)
         new_x = optax.apply_updates(x, updates)
         new_f, new_g = value_and_grad(new_x)
-        new_s = measure(new_state, new_g)
+        new_s = measure(new_state, new_x, new_f, new_g)
         k = k + 1
         nonfinite = (
             jnp.isnan(new_f) | ~tree_all_finite(new_g) | ~tree_all_finite(new_x) | jnp.isnan(new_s)

@@ -60,7 +60,13 @@ def weight(name: str, value: Any) -> jax.Array:
 
 
 def tree_sum(values: list) -> jax.Array:
-    return sum(values) if values else jnp.zeros(())
+    """The sum of a list of scalars, in their dtype (a 0-d zero for an empty list)."""
+    if not values:
+        return jnp.zeros(())
+    total = jnp.asarray(values[0])
+    for v in values[1:]:
+        total = total + v
+    return total
 
 
 @regularizer

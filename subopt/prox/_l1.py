@@ -28,7 +28,9 @@ def leaf_weights(lam: Any, x: PyTree) -> list:
     out = []
     for w, leaf in pairs:
         if jnp.shape(w) not in ((), jnp.shape(leaf)):
-            raise ValueError(f"weight shape {jnp.shape(w)} does not match x shape {jnp.shape(leaf)}")
+            raise ValueError(
+                f"weight shape {jnp.shape(w)} does not match x shape {jnp.shape(leaf)}"
+            )
         out.append(jnp.asarray(w, leaf.dtype))
     return out
 

@@ -157,6 +157,11 @@ def check_params(name: str, tree: PyTree) -> None:
                 f"{where} must have a real floating dtype (float32/float64), got {dtype}; "
                 "convert with jnp.asarray(x, jnp.float32)"
             )
+        if jnp.finfo(dtype).bits < 32:
+            raise TypeError(
+                f"{where} has dtype {dtype}: half precision is not supported (stopping tests and "
+                "norms lose too much precision); use float32 or float64"
+            )
         arr = concrete_array(leaf)
         if arr is not None and not np.all(np.isfinite(arr.astype(np.float64))):
             raise ValueError(f"{where} contains NaN or inf")

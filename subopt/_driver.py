@@ -40,8 +40,6 @@ from subopt._base import (
     check_params,
     check_positive_int,
     check_scalar,
-    tree_all_finite,
-    tree_norm,
     tree_select,
 )
 
@@ -55,11 +53,27 @@ def _find(state: PyTree, method: str) -> Any:
     return nodes[-1] if nodes else None
 
 
-def _stationarity(state: PyTree, params: PyTree, value: jax.Array, grad: PyTree) -> jax.Array:
+def _inspect(state: PyTree, params: PyTree, value: jax.Array, grad: PyTree) -> tuple:
+    """``(finite, stationarity)`` at a point, in as few passes over the data as we can.
+
+    One reduction finds m = max |grad| and turns NaN/inf if any entry of ``grad`` or
+    ``params`` is not finite (``0 * x`` is 0 for finite x, NaN otherwise); the default
+    measure, the gradient norm, reuses m to scale its sum of squares (no overflow, no
+    underflow). Every pass here runs once per step, so fewer passes is less overhead.
+    """
+    leaves = [
+        jnp.max(jnp.abs(g) + 0 * p, initial=0.0)
+        for g, p in zip(jax.tree_util.tree_leaves(grad), jax.tree_util.tree_leaves(params))
+    ]
+    m = jnp.max(jnp.stack(leaves)) if leaves else jnp.zeros(())
+    finite = jnp.isfinite(m)
     node = _find(state, "report_stationarity")
-    if node is None:
-        return tree_norm(grad)
-    return node.report_stationarity(params, value, grad)
+    if node is not None:
+        return finite, node.report_stationarity(params, value, grad)
+    safe = jnp.where(finite & (m > 0), m, 1.0)
+    sq = [jnp.sum(jnp.square(g / safe.astype(g.dtype))) for g in jax.tree_util.tree_leaves(grad)]
+    norm = safe * jnp.sqrt(sum(sq[1:], sq[0])) if sq else jnp.zeros(())
+    return finite, jnp.where(finite, norm, m)
 
 
 def _iterate(state: PyTree, params: PyTree, value: jax.Array, fun: Callable) -> tuple:
@@ -95,12 +109,14 @@ def _run(update, fun, max_steps, record, x0, state0, tol, divergence_threshold):
     tol = jnp.asarray(tol, dtype)
     bound = jnp.asarray(divergence_threshold, dtype) * (1 + jnp.abs(f0))
 
-    def measure(state, x, f, g):
-        return jnp.asarray(_stationarity(state, x, f, g), dtype)
+    def inspect(state, x, f, g):
+        finite, measure = _inspect(state, x, f, g)
+        measure = jnp.asarray(measure, dtype)
+        return jnp.isnan(f) | ~finite | jnp.isnan(measure), measure
 
-    s0 = measure(state0, x0, f0, g0)
+    bad0, s0 = inspect(state0, x0, f0, g0)
     status0 = jnp.where(
-        ~jnp.isfinite(f0) | ~tree_all_finite(g0) | ~tree_all_finite(x0) | jnp.isnan(s0),
+        bad0 | jnp.isinf(f0),
         Status.NONFINITE,
         jnp.where(s0 <= tol, Status.CONVERGED, RUNNING),
     ).astype(jnp.int32)
@@ -118,11 +134,8 @@ def _run(update, fun, max_steps, record, x0, state0, tol, divergence_threshold):
         updates, new_state = update(g, state, x, value=f, value_fn=fun)
         new_x = optax.apply_updates(x, updates)
         new_f, new_g = value_and_grad(new_x)
-        new_s = measure(new_state, new_x, new_f, new_g)
+        nonfinite, new_s = inspect(new_state, new_x, new_f, new_g)
         k = k + 1
-        nonfinite = (
-            jnp.isnan(new_f) | ~tree_all_finite(new_g) | ~tree_all_finite(new_x) | jnp.isnan(new_s)
-        )
         infinite = jnp.isinf(new_f)
         diverged = infinite | (jnp.abs(new_f - f0) > bound)
         status = jnp.where(

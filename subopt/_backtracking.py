@@ -193,7 +193,7 @@ def _search(reg, rule: Backtracking, step, y, grads, fy, fun):
         fz = jnp.asarray(fun(z))
         model = fy + tree_dot(grads, d) + tree_dot(d, d) / (2 * t)
         slack = 8 * eps * (jnp.abs(fy) + jnp.abs(fz))
-        return z, fz <= model + slack  # False for a NaN or +inf f(z)
+        return z, jnp.isfinite(fz) & (fz <= model + slack)  # False for a NaN or +inf f(z)
 
     def cond(carry):
         i, _, _, ok = carry

@@ -10,7 +10,9 @@ entry by entry (``l1``, ``elastic_net``, ``nonnegative``, ``box``, ``linf_ball``
 from subopt.prox._base import Regularizer, zero
 from subopt.prox._l1 import l1, soft_threshold
 from subopt.prox._norms import elastic_net, group_l2, l2
+from subopt.prox._nuclear import nuclear
 from subopt.prox._sets import box, l2_ball, linf_ball, nonnegative
+from subopt.prox._simplex import l1_ball, project_l1_ball, project_simplex, simplex
 
 __all__ = [
     "Regularizer",
@@ -18,10 +20,15 @@ __all__ = [
     "elastic_net",
     "group_l2",
     "l1",
+    "l1_ball",
     "l2",
     "l2_ball",
     "linf_ball",
     "nonnegative",
+    "nuclear",
+    "project_l1_ball",
+    "project_simplex",
+    "simplex",
     "soft_threshold",
     "zero",
 ]

@@ -46,7 +46,8 @@ class Regularizer:
     s > 0 and +inf otherwise. At a point outside C, h has no subgradient and no directional
     derivative: ``min_norm`` and ``directional`` return NaN. Membership is tested exactly for
     the box, the orthant and the L-inf ball (their projections are exact) and within a relative
-    tolerance of 16 * eps(dtype) for the L2 ball, the L1 ball and the simplex.
+    tolerance of 16 eps(dtype) for the L2 ball and 16 eps(dtype) sqrt(n) (n entries) for the
+    L1 ball and the simplex, whose projections sum n rounded terms.
     """
 
     def value(self, x: PyTree) -> jax.Array:
@@ -206,9 +207,11 @@ def flatten(x: PyTree) -> tuple[jax.Array, Callable[[jax.Array], PyTree]]:
     return flat, unravel
 
 
-def rtol(dtype: Any) -> jax.Array:
-    """The relative feasibility tolerance of the constraint sets for ``dtype``."""
-    return jnp.asarray(RTOL_FACTOR * jnp.finfo(dtype).eps, dtype)
+def rtol(dtype: Any, size: int = 1) -> jax.Array:
+    """The relative feasibility tolerance of the constraint sets: 16 eps(dtype) sqrt(size),
+    ``size`` the number of entries a constraint sums over (rounding in a sum of n terms grows
+    like sqrt(n) eps)."""
+    return jnp.asarray(RTOL_FACTOR * jnp.finfo(dtype).eps * max(size, 1) ** 0.5, dtype)
 
 
 def indicator(feasible: jax.Array, dtype: Any) -> jax.Array:

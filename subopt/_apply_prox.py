@@ -83,6 +83,13 @@ def apply_prox(
     gradient mapping). After ``optax.apply_updates`` the params equal the prox output up to
     rounding of x + (z - x); coordinates the prox sets to zero are exactly zero.
 
+    A fixed point x = prox_{th}(x + u) minimises f + h when the chain's update there is
+    u = -t grad f(x): true of ``sgd(t)``; with heavy-ball momentum beta (``sgd(lr,
+    momentum=beta)``) pass t = lr / (1 - beta). Optimizers that rescale coordinates (Adam,
+    RMSProp) settle where -u / t, not grad f, balances the subdifferential of h, which is in
+    general not the minimiser of f + h: use them for the iterates' sparsity, and
+    `subopt.fista` when the exact solution matters.
+
     Args:
       reg: a `subopt.prox` regularizer.
       learning_rate: the t of the prox, a number > 0 or a schedule; use the same value as the

@@ -57,8 +57,8 @@ def _check_names(fn: Callable, names: tuple[str, ...]) -> None:
 
 
 def _check_axis(name: str, values: Any) -> Any:
-    """A 1-D, non-empty, numeric axis as an array (tracers pass through after a shape check)."""
-    if not is_concrete(values):
+    """A 1-D, non-empty, numeric axis: a jax array (or tracer) as is, anything else as numpy."""
+    if isinstance(values, jax.Array):  # also tracers, inside jit
         arr = values
     else:
         try:
@@ -66,13 +66,25 @@ def _check_axis(name: str, values: Any) -> Any:
         except Exception as err:  # noqa: BLE001 - e.g. ragged nested lists
             msg = f"axis {name!r} must be a 1-D array of numbers, got {values!r}"
             raise TypeError(msg) from err
-        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-            raise TypeError(f"axis {name!r} must hold numbers, got dtype {arr.dtype}: {values!r}")
+    if not (jnp.issubdtype(arr.dtype, jnp.number) or arr.dtype == np.bool_):
+        raise TypeError(f"axis {name!r} must hold numbers, got dtype {arr.dtype}: {values!r}")
     if jnp.ndim(arr) != 1:
         raise ValueError(f"axis {name!r} must be 1-D, got shape {jnp.shape(arr)}")
     if jnp.shape(arr)[0] == 0:
         raise ValueError(f"axis {name!r} is empty; every axis needs at least one value")
     return arr
+
+
+def _as_input(values: Any, mesh: Mesh | None) -> Any:
+    """Without a mesh, a jax array; with one, host numpy where possible: jit then treats it as
+    replicated, identical on every process (a global, not fully addressable array stays)."""
+    if not is_concrete(values):
+        return values
+    if mesh is None:
+        return jnp.asarray(values)
+    if isinstance(values, jax.Array) and not values.is_fully_addressable:
+        return values
+    return np.asarray(values)
 
 
 def _as_mesh(devices: Any) -> Mesh | None:
@@ -272,10 +284,7 @@ def sweep(
     _check_names(fn, names)
     values = [_check_axis(name, v) for name, v in axes.items()]
     mesh = _as_mesh(devices)
-    if mesh is None:
-        values = [jnp.asarray(v) if is_concrete(v) else v for v in values]
-    # with a mesh, host values go in as numpy: replicated inputs, valid on every process
-    return _grid(fn, names, batch_size, mesh, tuple(values))
+    return _grid(fn, names, batch_size, mesh, tuple(_as_input(v, mesh) for v in values))
 
 
 # --------------------------------------------------------------------------- best point

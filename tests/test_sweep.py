@@ -289,7 +289,7 @@ SHARDED_SCRIPT = textwrap.dedent(
         lrs = np.linspace(0.05, 2.6, nl) / p.lipschitz
         tols = np.logspace(-3, -9, nt)
         ref = so.sweep(solve, lr=lrs, tol=tols)
-        out = so.sweep(solve, lr=lrs, tol=tols, devices=where, batch_size=batch)
+        out = so.sweep(solve, lr=jnp.asarray(lrs), tol=tols, devices=where, batch_size=batch)
         same(ref, out)
         for leaf in jax.tree_util.tree_leaves(out):
             assert isinstance(leaf, jax.Array) and leaf.shape[:2] == (nl, nt)

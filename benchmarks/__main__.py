@@ -41,12 +41,13 @@ def _fmt_table(record: dict) -> str:
         ratios = {record["ratio_label"]: record["ratio"]}
         lines.append(f"ratio {record['ratio_label']} = {record['ratio']:.3f}"
                      + (f" (target <= {record['target']})" if "target" in record else ""))
+    first = record.get("first_call_s", {})
     for name, t in times.items():
         extra = ""
         if isinstance(record.get("ratios"), dict) and name in record["ratios"]:
             extra = f"  x{record['ratios'][name]:.3f}"
         lines.append(f"  {name:<34} median {t['median_s'] * 1e3:10.2f} ms"
-                     f"  first call {t['first_s']:.2f} s{extra}")
+                     f"  first call {first.get(name, t['first_s']):.2f} s{extra}")
     for key in ("objective_traces", "max_rel_gap", "max_abs_param_diff_vs_sweep", "same_result"):
         if key in record:
             lines.append(f"  {key}: {record[key]}")

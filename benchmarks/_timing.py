@@ -60,12 +60,17 @@ def interleaved(
 
 
 class TraceCounter:
-    """Wraps an objective and counts how often JAX traces it (each trace is a compile)."""
+    """Wraps an objective of one argument and counts how often JAX traces it.
+
+    Each trace is a compile of whatever calls it. The wrapper is a plain function of one
+    positional argument (jaxopt inspects its signature), reached as ``counter.fun``.
+    """
 
     def __init__(self, fun: Callable):
-        self.fun = fun
         self.count = 0
 
-    def __call__(self, *args, **kwargs):
-        self.count += 1
-        return self.fun(*args, **kwargs)
+        def counted(x):
+            self.count += 1
+            return fun(x)
+
+        self.fun = counted

@@ -51,7 +51,8 @@ def contenders(m: int, n: int, grid: int, max_steps: int, *, sklearn: bool = Tru
     from sklearn.linear_model import Lasso, lasso_path
 
     a, b, lams, lipschitz, f = _problem(m, n, grid)
-    f = TraceCounter(f)
+    counter = TraceCounter(f)
+    f = counter.fun
     step = 1.0 / lipschitz
     x0 = jnp.zeros(n)
     lam_arr = jnp.asarray(lams)
@@ -83,27 +84,27 @@ def contenders(m: int, n: int, grid: int, max_steps: int, *, sklearn: bool = Tru
     if sklearn:
         out["sklearn fits"] = sk_fits
         out["sklearn lasso_path"] = sk_path
-    return out, (a, b, lams, f)
+    return out, (a, b, lams, counter)
 
 
 def run(quick: bool = False) -> list[dict]:
     m, n, grid = (50, 20, 4) if quick else (500, 1000, 32)
     max_steps = 500 if quick else 20_000
-    cons, (a, b, lams, f) = contenders(m, n, grid, max_steps)
+    cons, (a, b, lams, counter) = contenders(m, n, grid, max_steps)
     compile_s, traces = {}, {}
     for name, fn in cons.items():
-        before = f.count
+        before = counter.count
         t0 = time.perf_counter()
         xs = np.asarray(fn())
         compile_s[name] = time.perf_counter() - t0
-        traces[name] = f.count - before
+        traces[name] = counter.count - before
     ref = _reference(a, b, lams)
     gaps = {}
     for name, fn in cons.items():
         xs = np.asarray(fn())
         vals = np.array([objective(a, b, lam, x) for lam, x in zip(lams, xs)])
         gaps[name] = float(np.max((vals - ref) / np.abs(ref)))
-    times = interleaved(cons, rounds=3 if quick else 5, warmup=0)
+    times = interleaved(cons, rounds=1 if quick else 5, warmup=0)
     base = times["so.sweep"]["median_s"]
     return [{
         "comparison": f"Lasso grid of {grid} lambdas, {m}x{n}",

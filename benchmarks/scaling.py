@@ -107,8 +107,8 @@ def _plot(path: pathlib.Path, sizes, size_times, grids, grid_times) -> None:
 
 
 def run(quick: bool = False) -> list[dict]:
-    sizes = [20, 40] if quick else [100, 300, 1000, 4000]
-    grids = [1, 4] if quick else [1, 4, 16, 64, 256]
+    sizes = [20] if quick else [100, 300, 1000, 4000]
+    grids = [2] if quick else [1, 4, 16, 64, 256]
     rounds = 1 if quick else 3
     size_times = [_size_point(n, rounds) for n in sizes]
     grid_times = [_grid_point(g, rounds) for g in grids]

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 from subopt._base import PyTree, check_same_structure
 from subopt.prox._base import check_regularizer
@@ -35,17 +36,28 @@ def directional_derivative(
       d: the direction, a pytree like ``x``.
       reg: an optional `subopt.prox` regularizer h.
 
+    Returns:
+      The scalar F'(x; d), in f's dtype.
+
+    Raises:
+      TypeError: ``fun`` is not callable or ``reg`` is not a regularizer.
+      ValueError: ``d`` does not have ``x``'s structure and shapes.
+
     Example:
       >>> import jax.numpy as jnp, subopt as so
       >>> f = lambda x: x[0] * x[1]
       >>> float(so.directional_derivative(f, jnp.array([1.0, 0.0]), jnp.array([-1.0, -1.0])))
       -1.0
     """
-    check_same_structure(d, x)
-    _, slope = jax.jvp(fun, (x,), (d,))
+    if not callable(fun):
+        raise TypeError(f"fun must be callable, got {fun!r}")
     if reg is not None:
         check_regularizer("reg", reg)
-        slope = slope + reg.directional(x, d)
+    check_same_structure(d, x)
+    d = jax.tree_util.tree_map(lambda u, v: jnp.asarray(u, jnp.result_type(v)), d, x)
+    _, slope = jax.jvp(fun, (x,), (d,))
+    if reg is not None:
+        slope = (slope + reg.directional(x, d)).astype(jnp.result_type(slope))
     return slope
 
 
@@ -65,12 +77,20 @@ def min_norm_subgradient(
       fun: the smooth part f.
       reg: an optional `subopt.prox` regularizer h (exact where its ``min_norm`` is).
 
+    Returns:
+      A function x -> g*(x), a pytree like x (jit- and vmap-able).
+
+    Raises:
+      TypeError: ``fun`` is not callable or ``reg`` is not a regularizer.
+
     Example:
       >>> import jax.numpy as jnp, subopt as so
       >>> g = so.min_norm_subgradient(lambda x: jnp.sum(x), so.prox.l1(2.0))
       >>> g(jnp.zeros(2)).tolist()
       [0.0, 0.0]
     """
+    if not callable(fun):
+        raise TypeError(f"fun must be callable, got {fun!r}")
     if reg is not None:
         check_regularizer("reg", reg)
 

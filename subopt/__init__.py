@@ -14,11 +14,12 @@ from subopt._driver import run
 from subopt._gradient import GradientDescentState, gradient_descent
 from subopt._proximal import apply_prox, backtracking, fista, proximal_gradient
 from subopt._subgradient import polyak_subgradient, subgradient_descent
-from subopt._sweep import sweep
+from subopt._sweep import BestPoint, sweep, sweep_best
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BestPoint",
     "GradientDescentState",
     "History",
     "Result",
@@ -38,4 +39,5 @@ __all__ = [
     "schedules",
     "subgradient_descent",
     "sweep",
+    "sweep_best",
 ]

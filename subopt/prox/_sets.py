@@ -56,14 +56,14 @@ class _Interval(Regularizer):
                             for (lo, hi), v in zip(self._bounds(x), leaves)])
 
     def min_norm(self, x, g):
-        out = []
+        out, ok = [], []
         for (lo, hi), v, gv in zip(self._bounds(x), jax.tree_util.tree_leaves(x),
                                    jax.tree_util.tree_leaves(g)):
             gv = gv.astype(v.dtype)
             r = jnp.where(v == lo, jnp.minimum(gv, 0), gv)
-            r = jnp.where(v == hi, jnp.maximum(r, 0), r)
-            out.append(nan_unless((lo <= v) & (v <= hi), r))
-        return _rebuild(x, out)
+            out.append(jnp.where(v == hi, jnp.maximum(r, 0), r))
+            ok.append((lo <= v) & (v <= hi))
+        return nan_unless(_all(ok), _rebuild(x, out))
 
     def directional(self, x, d):
         ok, blocked = [], []
@@ -72,8 +72,7 @@ class _Interval(Regularizer):
             ok.append((lo <= v) & (v <= hi))
             blocked.append(((v == lo) & (dv < 0)) | ((v == hi) & (dv > 0)))
         dtype = tree_dtype(x)
-        slope = jnp.where(jnp.any(jnp.stack([jnp.any(b) for b in blocked]))
-                          if blocked else False, jnp.inf, 0.0).astype(dtype)
+        slope = jnp.where(~_all([~b for b in blocked]), jnp.inf, 0.0).astype(dtype)
         return jnp.where(_all(ok), slope, jnp.full((), jnp.nan, dtype))
 
 

@@ -290,7 +290,8 @@ def test_polyak_reports_best_iterate_and_gap(svm):
 
 
 @given(
-    g=st.lists(st.floats(-1e3, 1e3), min_size=3, max_size=3),
+    # XLA on CPU flushes subnormals to zero, so a subnormal g counts as a zero subgradient
+    g=st.lists(st.floats(-1e3, 1e3, allow_subnormal=False), min_size=3, max_size=3),
     a=st.floats(1e-3, 1e2),
 )
 def test_normalized_step_has_length_a(g, a):

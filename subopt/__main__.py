@@ -37,32 +37,36 @@ def _rows() -> list[Row]:
     logreg = problems.logistic_regression(500, 20)
     lsq = problems.least_squares(300, 50)
     step_logreg, step_lsq = 1.0 / _lipschitz(logreg), 1.0 / _lipschitz(lsq)
+    lad = problems.lad_regression(200, 20)
+    svm = problems.linear_svm(500, 20)
+    las = problems.lasso(500, 200, correlation=0.9)
+    step_las = 1.0 / _lipschitz(las)
+    logreg_name, lasso_name = "logistic regression (m=500, n=20)", "Lasso (m=500, n=200, rho=0.9)"
     rows = [
-        Row(
-            "logistic regression (m=500, n=20)",
-            "gradient_descent(1/L)",
-            lambda: (so.gradient_descent(step_logreg), logreg.fun, logreg.x0),
-            5000,
-            1e-5,
-        ),
-        Row(
-            "logistic regression (m=500, n=20)",
-            "gradient_descent(inverse_sqrt(4/L))",
-            lambda: (
-                so.gradient_descent(schedules.inverse_sqrt(4.0 * step_logreg)),
-                logreg.fun,
-                logreg.x0,
-            ),
-            5000,
-            1e-5,
-        ),
-        Row(
-            "least squares (m=300, n=50)",
-            "gradient_descent(1/L)",
-            lambda: (so.gradient_descent(step_lsq), lsq.fun, lsq.x0),
-            5000,
-            1e-5,
-        ),
+        Row(logreg_name, "gradient_descent(1/L)",
+            lambda: (so.gradient_descent(step_logreg), logreg.fun, logreg.x0), 5000, 1e-5),
+        Row(logreg_name, "gradient_descent(inverse_sqrt(4/L))",
+            lambda: (so.gradient_descent(schedules.inverse_sqrt(4.0 * step_logreg)), logreg.fun,
+                     logreg.x0), 5000, 1e-5),
+        Row("least squares (m=300, n=50)", "gradient_descent(1/L)",
+            lambda: (so.gradient_descent(step_lsq), lsq.fun, lsq.x0), 5000, 1e-5),
+        Row("LAD regression (m=200, n=20)", "subgradient_descent(inverse_sqrt(0.3))",
+            lambda: (so.subgradient_descent(schedules.inverse_sqrt(0.3)), lad.fun, lad.x0),
+            5000, 1e-6),
+        Row("linear SVM (m=500, n=20)", "subgradient_descent(inverse_time(10, 10))",
+            lambda: (so.subgradient_descent(schedules.inverse_time(10.0, 10.0)), svm.fun,
+                     svm.x0), 5000, 1e-6),
+        Row(lasso_name, "proximal_gradient(1/L)",
+            lambda: (so.proximal_gradient(las.reg, learning_rate=step_las), las.fun, las.x0),
+            5000, 1e-5),
+        Row(lasso_name, "fista(1/L, restart=False)",
+            lambda: (so.fista(las.reg, learning_rate=step_las, restart=False), las.fun, las.x0),
+            5000, 1e-5),
+        Row(lasso_name, "fista(1/L)",
+            lambda: (so.fista(las.reg, learning_rate=step_las), las.fun, las.x0), 5000, 1e-5),
+        Row(lasso_name, "fista(backtracking())",
+            lambda: (so.fista(las.reg, learning_rate=so.backtracking()), las.fun, las.x0),
+            5000, 1e-5),
     ]
     return rows
 

@@ -278,10 +278,10 @@ class PolyakState(NamedTuple):
     last: PyTree
 
     def report_stationarity(self, params: PyTree, value: Any, grad: PyTree) -> jax.Array:
-        """f_best - f*, the best value over the tracked iterates and ``value``, minus f*."""
+        """|f_best - f*|: the best value over the tracked iterates and ``value``, less f*."""
         del params, grad
         value = jnp.asarray(value)
-        return jnp.minimum(self.best_value.astype(value.dtype), value) - self.f_star
+        return jnp.abs(jnp.minimum(self.best_value.astype(value.dtype), value) - self.f_star)
 
     def report_solution(self, x: PyTree, fx: Any) -> tuple:
         """The best of the tracked iterates and (x, fx): the final iterate and its value."""
@@ -306,8 +306,8 @@ def _polyak_update(grads, state: PolyakState, params=None, **extra_args):
     value = jnp.asarray(value)
     inv = _safe_inverse(tree_norm(grads))
     # (f - f*) / ||g||^2 computed as ((f - f*)/||g||)/||g|| so that it does not overflow.
-    t = ((value - state.f_star) * inv) * inv
-    t = jnp.minimum(jnp.maximum(t, 0.0), state.max_step)
+    t = (jnp.abs(value - state.f_star) * inv) * inv
+    t = jnp.minimum(t, state.max_step)
     updates = _scaled(grads, t)
     best_params, best_value = _track(state.best_params, state.best_value, params, value)
     new_state = PolyakState(
@@ -329,10 +329,13 @@ def polyak_subgradient(
     .. math::
 
       x_{k+1} = x_k - a_k g_k, \qquad
-      a_k = \min\Big(\max\Big(\frac{f(x_k) - f^\star}{\|g_k\|^2}, 0\Big),
-      a_{\max}\Big), \qquad g_k \in \partial f(x_k)
+      a_k = \min\Big(\frac{|f(x_k) - f^\star|}{\|g_k\|^2}, a_{\max}\Big),
+      \qquad g_k \in \partial f(x_k)
 
-    A zero subgradient, or :math:`f(x_k) \le f^\star`, gives no step. For convex f each step
+    A zero subgradient gives no step. With a correct f*, :math:`f(x_k) \ge f^\star` and the
+    absolute value changes nothing; a value below ``f_star`` proves ``f_star`` wrong, and the
+    method then keeps descending rather than stalling (an unbounded objective ends
+    ``DIVERGED``, not stuck). For convex f each step
     brings x_k closer to every minimiser: :math:`\|x_{k+1} - x^\star\|^2 \le
     \|x_k - x^\star\|^2 - (f(x_k) - f^\star)^2 / \|g_k\|^2`, so
     :math:`f_{\mathrm{best}}(k) - f^\star \le G R / \sqrt{k}`, and on a sharp problem
@@ -343,11 +346,12 @@ def polyak_subgradient(
 
     * ``result.params``/``result.value``: the best iterate over x_0 ... x_N and f there, as for
       `subgradient_descent`; the last iterate is ``result.state.last``.
-    * stationarity: :math:`f_{\mathrm{best}} - f^\star`, so ``CONVERGED`` means
-      :math:`f_{\mathrm{best}} \le f^\star +` ``tol``. That is an optimality certificate only
-      if ``f_star`` is the optimal value (or a lower bound on it). If ``f_star`` is below the
+    * stationarity: :math:`|f_{\mathrm{best}} - f^\star|`, so ``CONVERGED`` means
+      :math:`f_{\mathrm{best}}` is within ``tol`` of ``f_star``. That is an optimality
+      certificate only if ``f_star`` is the optimal value. If ``f_star`` is below the
       optimum the gap never closes and the run ends ``MAX_STEPS``; if it is above, the
-      measure can turn negative, which shows that ``f_star`` was not the optimal value.
+      iterates pass below it, the gap grows again, and the run never ends ``CONVERGED`` by
+      overshooting.
 
     Args:
       f_star: the optimal value f* (finite; a number or a possibly traced array).

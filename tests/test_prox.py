@@ -14,7 +14,6 @@ SHAPES = {"a": (2, 3), "b": (3, 2)}  # every leaf 2-D, so `nuclear` takes the sa
 T = 0.7
 
 
-
 @jax.jit
 def _evaluate(reg, x, g, t):
     return reg.prox(x, t), reg.value(x), reg.min_norm(x, g), reg.directional(x, g)
@@ -76,8 +75,20 @@ def make(name):
     }[name]()
 
 
-NAMES = ["zero", "l1", "l2", "group_l2", "elastic_net", "nonnegative", "box", "l2_ball",
-         "l1_ball", "linf_ball", "simplex", "nuclear"]
+NAMES = [
+    "zero",
+    "l1",
+    "l2",
+    "group_l2",
+    "elastic_net",
+    "nonnegative",
+    "box",
+    "l2_ball",
+    "l1_ball",
+    "linf_ball",
+    "simplex",
+    "nuclear",
+]
 SETS = {"nonnegative", "box", "l2_ball", "l1_ball", "linf_ball", "simplex"}
 
 
@@ -118,7 +129,7 @@ def np_prox(name, x, t):
     def unflat(vec):
         out, i = {}, 0
         for k, s in SHAPES.items():
-            out[k] = vec[i:i + int(np.prod(s))].reshape(s)
+            out[k] = vec[i : i + int(np.prod(s))].reshape(s)
             i += int(np.prod(s))
         return out
 
@@ -162,8 +173,9 @@ def test_prox_matches_closed_form_and_keeps_dtype(name, dtype):
     got, value, min_norm, slope = evaluate(reg, x)  # the step is a float64 array
     for k in SHAPES:
         assert got[k].dtype == dtype and min_norm[k].dtype == dtype
-        np.testing.assert_allclose(got[k], want[k], rtol=1e-11 if tight else 2e-5,
-                                   atol=1e-12 if tight else 2e-6)
+        np.testing.assert_allclose(
+            got[k], want[k], rtol=1e-11 if tight else 2e-5, atol=1e-12 if tight else 2e-6
+        )
     assert value.dtype == dtype and slope.dtype == dtype
     if name in ("l1", "elastic_net", "l1_ball", "simplex", "nonnegative"):
         assert np.sum(np.asarray(PROX(reg, x, T)["a"]) == 0) >= 1  # exact zeros
@@ -251,21 +263,32 @@ def cvx_subdifferential(name, x, V, cp):
         w = ravel(W_L1) if name == "l1" else np.full(fx.size, 0.3)
         s = flat_v - (0.7 * fx if name == "elastic_net" else 0)
         on = fx != 0
-        return [s[np.flatnonzero(on)] == (w * np.sign(fx))[on],
-                cp.abs(s[np.flatnonzero(~on)]) <= w[~on]]
+        return [
+            s[np.flatnonzero(on)] == (w * np.sign(fx))[on],
+            cp.abs(s[np.flatnonzero(~on)]) <= w[~on],
+        ]
     if name in ("l2", "group_l2"):
-        blocks = [(flat_v, fx, 0.8)] if name == "l2" else [
-            (cp.vec(v, order="C"), x[k].ravel(), LAM_G[k]) for k, v in zip(keys, V)]
+        blocks = (
+            [(flat_v, fx, 0.8)]
+            if name == "l2"
+            else [(cp.vec(v, order="C"), x[k].ravel(), LAM_G[k]) for k, v in zip(keys, V)]
+        )
         cons = []
         for v, xv, lam in blocks:
             n = np.linalg.norm(xv)
             cons.append(v == lam * xv / n if n > 0 else cp.norm(v, 2) <= lam)
         return cons
     if name in ("nonnegative", "box", "linf_ball"):
-        lo = {"nonnegative": np.zeros(fx.size), "box": np.full(fx.size, -0.5),
-              "linf_ball": np.full(fx.size, -0.6)}[name]
-        hi = {"nonnegative": np.full(fx.size, np.inf), "box": ravel(UPPER),
-              "linf_ball": np.full(fx.size, 0.6)}[name]
+        lo = {
+            "nonnegative": np.zeros(fx.size),
+            "box": np.full(fx.size, -0.5),
+            "linf_ball": np.full(fx.size, -0.6),
+        }[name]
+        hi = {
+            "nonnegative": np.full(fx.size, np.inf),
+            "box": ravel(UPPER),
+            "linf_ball": np.full(fx.size, 0.6),
+        }[name]
         cons = [flat_v[i] == 0 for i in np.flatnonzero((fx > lo) & (fx < hi))]
         cons += [flat_v[i] <= 0 for i in np.flatnonzero(fx == lo)]
         return cons + [flat_v[i] >= 0 for i in np.flatnonzero(fx == hi)]
@@ -274,8 +297,10 @@ def cvx_subdifferential(name, x, V, cp):
         return [flat_v == a * fx]
     if name == "l1_ball":
         on = fx != 0
-        return [flat_v[np.flatnonzero(on)] == a * np.sign(fx[on]),
-                cp.abs(flat_v[np.flatnonzero(~on)]) <= a]
+        return [
+            flat_v[np.flatnonzero(on)] == a * np.sign(fx[on]),
+            cp.abs(flat_v[np.flatnonzero(~on)]) <= a,
+        ]
     if name == "simplex":
         tau, w = cp.Variable(), cp.Variable(fx.size, nonpos=True)
         return [flat_v == tau + w, w[np.flatnonzero(fx > 0)] == 0]
@@ -286,8 +311,11 @@ def cvx_subdifferential(name, x, V, cp):
             r = int(np.sum(s > 1e-9))
             m = cp.Variable((u.shape[0] - r, vt.shape[0] - r))
             part = u[:, r:] @ m @ vt[r:] if m.size else 0
-            cons += [v == 0.9 * (u[:, :r] @ vt[:r] + part), cp.sigma_max(m) <= 1] if m.size \
+            cons += (
+                [v == 0.9 * (u[:, :r] @ vt[:r] + part), cp.sigma_max(m) <= 1]
+                if m.size
                 else [v == 0.9 * u[:, :r] @ vt[:r]]
+            )
         return cons
     raise KeyError(name)
 
@@ -372,8 +400,9 @@ def test_l2_ball_directional_on_the_sphere():
     assert DIRECTIONAL(reg, x, jnp.array([0.0, 0.0, 1.0])) == np.inf  # tangent: leaves at s^2
     assert DIRECTIONAL(reg, x, jnp.zeros(3)) == 0.0
     assert DIRECTIONAL(reg, 0.5 * x, jnp.array([1.0, 0.0, 0.0])) == 0.0  # interior
-    np.testing.assert_allclose(MIN_NORM(reg, x, jnp.array([-0.3, 0.4, 1.0])), [0, 0, 1.0],
-                               atol=1e-15)  # g = -0.25 x + e3: the normal part is removed
+    np.testing.assert_allclose(
+        MIN_NORM(reg, x, jnp.array([-0.3, 0.4, 1.0])), [0, 0, 1.0], atol=1e-15
+    )  # g = -0.25 x + e3: the normal part is removed
     assert np.all(np.isnan(MIN_NORM(reg, 2 * x, x)))
 
 
@@ -400,8 +429,7 @@ def test_minus_min_norm_is_the_steepest_descent_direction(name):
 def test_nuclear_min_norm_matches_gradient_mapping_limit():
     # (x - prox_{th}(x - t g)) / t -> the minimum-norm element as t -> 0.
     reg = P.nuclear(0.9)
-    x = {"a": jnp.outer(jnp.array([1.0, -2.0]), jnp.array([0.5, 1.0, 2.0])),
-         "b": jnp.zeros((3, 2))}
+    x = {"a": jnp.outer(jnp.array([1.0, -2.0]), jnp.array([0.5, 1.0, 2.0])), "b": jnp.zeros((3, 2))}
     g = jtree(rand_tree(np.random.default_rng(16), 1.0))
     t = 1e-7
     mapped = PROX(reg, _add(x, g, -t), t)
@@ -421,8 +449,17 @@ def _prox_all(regs, x, t):
 
 
 def _family(lam):
-    return [P.l1(lam), P.l2(lam), P.group_l2(lam), P.elastic_net(lam, lam), P.box(-lam, lam),
-            P.l2_ball(lam), P.l1_ball(lam), P.linf_ball(lam), P.nuclear(lam)]
+    return [
+        P.l1(lam),
+        P.l2(lam),
+        P.group_l2(lam),
+        P.elastic_net(lam, lam),
+        P.box(-lam, lam),
+        P.l2_ball(lam),
+        P.l1_ball(lam),
+        P.linf_ball(lam),
+        P.nuclear(lam),
+    ]
 
 
 def test_vmap_over_hyperparameters_equals_loop_without_retrace():
@@ -445,8 +482,11 @@ def test_grad_through_prox_matches_finite_differences():
 
     @jax.jit
     def loss(lam):
-        return sum(jnp.sum(jnp.sin(leaf)) for r in _family(lam) for leaf in
-                   jax.tree_util.tree_leaves(r.prox(x, T)))
+        return sum(
+            jnp.sum(jnp.sin(leaf))
+            for r in _family(lam)
+            for leaf in jax.tree_util.tree_leaves(r.prox(x, T))
+        )
 
     lam, eps = 0.4, 1e-6
     fd = (loss(lam + eps) - loss(lam - eps)) / (2 * eps)
@@ -458,8 +498,11 @@ def _jac_and_grad_at(reg, z):
     return jax.jacobian(lambda v: reg.prox(v, 1.0))(z), jax.grad(reg.value)(z)
 
 
-@pytest.mark.parametrize("reg", [P.l2(0.5), P.group_l2(0.5), P.l2_ball(1.0), P.elastic_net(1, 1)],
-                         ids=["l2", "group_l2", "l2_ball", "elastic_net"])
+@pytest.mark.parametrize(
+    "reg",
+    [P.l2(0.5), P.group_l2(0.5), P.l2_ball(1.0), P.elastic_net(1, 1)],
+    ids=["l2", "group_l2", "l2_ball", "elastic_net"],
+)
 def test_jacobians_finite_at_zero(reg, dtype):
     z = {k: jnp.zeros(s, dtype) for k, s in SHAPES.items()}
     jac, grad = _jac_and_grad_at(reg, z)
@@ -473,18 +516,35 @@ def test_huge_and_tiny_scales(c):
     x = jtree(X0)
     cx = {k: c * v for k, v in x.items()}
     g = jtree(rand_tree(np.random.default_rng(17), 1.0))
-    pairs = [(P.l2(0.8), P.l2(0.8 * c)), (P.group_l2(0.5), P.group_l2(0.5 * c)),
-             (P.l2_ball(1.5), P.l2_ball(1.5 * c)), (P.l1_ball(2.0), P.l1_ball(2.0 * c)),
-             (P.l1(0.3), P.l1(0.3 * c))]
+    pairs = [
+        (P.l2(0.8), P.l2(0.8 * c)),
+        (P.group_l2(0.5), P.group_l2(0.5 * c)),
+        (P.l2_ball(1.5), P.l2_ball(1.5 * c)),
+        (P.l1_ball(2.0), P.l1_ball(2.0 * c)),
+        (P.l1(0.3), P.l1(0.3 * c)),
+    ]
     for base, scaled in pairs:
         got, want = PROX(scaled, cx, T), PROX(base, x, T)
         for k in SHAPES:
             np.testing.assert_allclose(got[k] / c, want[k], rtol=1e-12, atol=1e-300)
         if not isinstance(base, (type(P.l2_ball(1.0)), type(P.l1_ball(1.0)))):
             np.testing.assert_allclose(VALUE(scaled, cx) / c / c, VALUE(base, x), rtol=1e-12)
+    # The simplex ignores shifts: huge entries are shifted before the threshold is taken.
+    want = [0.5, 0.5, 0.0] if c > 1 else [1 / 3] * 3
+    np.testing.assert_allclose(P.project_simplex(c * jnp.array([1.0, 1.0, 0.5])), want)
     unit = P.l2(1.0).min_norm(cx, g)  # g + x / ||x||: independent of the scale
     for k in SHAPES:
         np.testing.assert_allclose(unit[k], P.l2(1.0).min_norm(x, g)[k], rtol=1e-12)
+
+
+def test_projection_onto_a_small_ball_is_feasible_despite_cancellation():
+    # |v_i| - theta cancels when the radius is small next to v: the result is rescaled so
+    # that the ball's own feasibility test (and min_norm's boundary test) accept it.
+    reg = P.l1_ball(1 / 32)
+    p = PROX(reg, jnp.ones(12), 1.0)
+    assert VALUE(reg, p) == 0.0
+    np.testing.assert_allclose(p, np.full(12, 1 / 384), rtol=1e-14)
+    np.testing.assert_allclose(MIN_NORM(reg, p, p - 1.0), 0.0, atol=1e-12)
 
 
 def test_mixed_dtype_pytree_keeps_each_leaf_dtype():

@@ -151,11 +151,6 @@ def cast(value: Any, dtype: Any) -> jax.Array:
     return jnp.asarray(value).astype(dtype)
 
 
-def map_leaves(fn: Callable, *trees: PyTree) -> PyTree:
-    """``tree_map`` over the leaves of ``trees[0]`` and the matching leaves of the others."""
-    return jax.tree_util.tree_map(fn, *trees)
-
-
 def tree_sum(values: list) -> jax.Array:
     """The sum of a list of scalars, in their dtype (a 0-d zero for an empty list)."""
     if not values:
@@ -170,12 +165,6 @@ def tree_dtype(x: PyTree) -> Any:
     """The promoted dtype of the leaves of ``x`` (the dtype of h(x))."""
     leaves = jax.tree_util.tree_leaves(x)
     return jnp.result_type(*leaves) if leaves else jnp.result_type(float)
-
-
-def tree_vdot(a: PyTree, b: PyTree) -> jax.Array:
-    """<a, b> over all leaves, in the promoted dtype."""
-    return tree_sum([jnp.vdot(u, v) for u, v in zip(jax.tree_util.tree_leaves(a),
-                                                    jax.tree_util.tree_leaves(b))])
 
 
 # --------------------------------------------------------------------------- norms and vectors

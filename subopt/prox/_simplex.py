@@ -60,8 +60,12 @@ def project_simplex(v: jax.Array, total: Any = 1.0) -> jax.Array:
       learning in high dimensions*, ICML 2008, figure 1.
     """
     v = jnp.asarray(v)
-    theta = _threshold(v.ravel(), jnp.asarray(total).astype(v.dtype))
-    return jnp.maximum(v - theta, 0)
+    total = jnp.asarray(total).astype(v.dtype)
+    # The projection ignores a common shift; shifting the largest entry to 0 keeps v - theta
+    # free of cancellation when the entries are large (theta then lies in [-total, 0)).
+    v = v - jax.lax.stop_gradient(jnp.max(v, initial=-jnp.inf))
+    out = jnp.maximum(v - _threshold(v.ravel(), total), 0)
+    return out * _rounding_fix(jnp.sum(out), total, jnp.array(True))
 
 
 def project_l1_ball(v: jax.Array, radius: Any) -> jax.Array:
@@ -89,9 +93,24 @@ def project_l1_ball(v: jax.Array, radius: Any) -> jax.Array:
       learning in high dimensions*, ICML 2008, figure 2.
     """
     v = jnp.asarray(v)
+    radius = jnp.asarray(radius).astype(v.dtype)
     a = jnp.abs(v)
-    theta = jnp.maximum(_threshold(a.ravel(), jnp.asarray(radius).astype(v.dtype)), 0)
-    return jnp.sign(v) * jnp.maximum(a - theta, 0)
+    theta = jnp.maximum(_threshold(a.ravel(), radius), 0)
+    out = jnp.sign(v) * jnp.maximum(a - theta, 0)
+    return out * _rounding_fix(jnp.sum(jnp.abs(out)), radius, theta > 0)
+
+
+def _rounding_fix(size: jax.Array, total: jax.Array, active: jax.Array) -> jax.Array:
+    """A factor within rounding of 1 that brings the sum of the output to ``total`` (when the
+    constraint is ``active``; else at most ``total``): |v_i| - theta loses digits when
+    |v_i| >> the result (a large vector projected onto a small ball), and the set's own
+    feasibility test must accept the projection. Not differentiated (1 up to rounding).
+
+    The entries stay accurate only to eps * max|v| in absolute terms: a radius below that
+    (e.g. 1e-135 for entries of size 1) can round the whole projection to 0."""
+    over = jnp.where(active, size != total, size > total)
+    factor = jnp.where(over & (size > 0), total / jnp.where(size > 0, size, 1), 1)
+    return jax.lax.stop_gradient(factor)
 
 
 def _masked_prefix(values: jax.Array, eligible: jax.Array):

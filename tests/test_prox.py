@@ -462,13 +462,20 @@ def _family(lam):
     ]
 
 
-def test_vmap_over_hyperparameters_equals_loop_without_retrace():
+def test_vmap_over_hyperparameters_and_inputs_equals_loop_without_retrace():
     x = jtree(X0)
     lams = jnp.array([0.0, 0.3, 1.0, 2.5])
     batched = jax.vmap(lambda regs: _prox_all(regs, x, T))(_family(lams))
     for i, lam in enumerate(lams):
         single = _prox_all(_family(float(lam)), x, T)
         for b, s in zip(batched, single):
+            for k in SHAPES:
+                np.testing.assert_allclose(b[k][i], s[k], rtol=1e-12, atol=1e-14)
+    xs = jtree({k: np.stack([X0[k], -X0[k], 0 * X0[k]]) for k in SHAPES})  # a batch of x
+    over_x = jax.vmap(lambda v: _prox_all(_family(0.5), v, T))(xs)
+    for i in range(3):
+        single = _prox_all(_family(0.5), {k: xs[k][i] for k in SHAPES}, T)
+        for b, s in zip(over_x, single):
             for k in SHAPES:
                 np.testing.assert_allclose(b[k][i], s[k], rtol=1e-12, atol=1e-14)
     before = _traces["n"]

@@ -5,6 +5,8 @@ regularizer can be traced and vmapped. All terms work on pytrees, in float32 and
 under jit, vmap and grad. Norms and constraint sets act on the whole pytree as one vector
 (``l2``, ``l2_ball``, ``l1_ball``, ``simplex``), leaf by leaf (``group_l2``, ``nuclear``) or
 entry by entry (``l1``, ``elastic_net``, ``nonnegative``, ``box``, ``linf_ball``).
+``min_norm`` (the minimum-norm element of g + dh(x)) and ``directional`` (h'(x; d)) are exact
+closed forms for every term; for ``nuclear`` up to the numerical rank of x.
 """
 
 from subopt.prox._base import Regularizer, zero

@@ -35,7 +35,8 @@ class Regularizer:
 
     * ``value(x)``: h(x), a scalar.
     * ``prox(x, step)``: :math:`\arg\min_z h(z) + \|z - x\|^2 / (2\,\text{step})`, step >= 0.
-    * ``min_norm(x, g)``: the minimum-norm element of :math:`g + \partial h(x)`.
+    * ``min_norm(x, g)``: the minimum-norm element of :math:`g + \partial h(x)` (exact for
+      every term of `subopt.prox`; `nuclear` up to the numerical rank of x).
     * ``directional(x, d)``: the one-sided directional derivative
       :math:`h'(x; d) = \lim_{s \downarrow 0} (h(x + s d) - h(x)) / s`.
 

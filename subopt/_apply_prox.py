@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from subopt import schedules
@@ -38,8 +39,8 @@ class ApplyProxState(NamedTuple):
       learning_rate: an array or a schedule.
     """
 
-    count: jax.Array
-    residual: jax.Array
+    count: Any  # a 0-d array (numpy at init, jax after a step)
+    residual: Any
     reg: Any
     learning_rate: Any
 
@@ -121,8 +122,8 @@ def apply_prox(
     lr = schedules.as_schedule(learning_rate)
 
     def init(params):
-        return ApplyProxState(jnp.zeros([], jnp.int32), jnp.asarray(jnp.inf,
-                              params_dtype(params)), reg, lr)
+        return ApplyProxState(np.zeros([], np.int32), np.asarray(np.inf, params_dtype(params)),
+                              reg, lr)
 
     return optax.GradientTransformationExtraArgs(init, _apply_prox_update)  # pyright: ignore[reportArgumentType]
 

@@ -25,8 +25,8 @@ from subopt._base import (
     check_scalar,
     check_step_size,
     concrete_array,
+    is_concrete,
     require_extra_arg,
-    tree_norm,
 )
 
 # --------------------------------------------------------------------------- tree helpers
@@ -66,18 +66,26 @@ def tree_diff(x: PyTree, y: PyTree) -> PyTree:
 
 
 def tree_dot(x: PyTree, y: PyTree) -> jax.Array:
-    """The real inner product summed over leaves (0 for an empty tree)."""
+    """The real inner product summed over leaves, in the leaves' dtype (0 for an empty tree)."""
     parts = [jnp.sum(u * v) for u, v in zip(jax.tree_util.tree_leaves(x),
                                             jax.tree_util.tree_leaves(y))]
-    total = jnp.zeros(())
-    for p in parts:
+    if not parts:
+        return jnp.zeros(())
+    total = parts[0]
+    for p in parts[1:]:
         total = total + p
     return total
 
 
 def mapping_norm(y: PyTree, z: PyTree, step: jax.Array) -> jax.Array:
-    """The gradient-mapping norm ||y - z|| / t; +inf for a step that is not > 0."""
-    gap = tree_norm(tree_diff(y, z))
+    """The gradient-mapping norm ||y - z|| / t; +inf for a step that is not > 0.
+
+    A plain sum of squares (it runs every step, and on CPU every extra pass costs): should it
+    overflow, the measure is +inf, which only delays the stop, and it is never NaN for finite
+    input.
+    """
+    d = tree_diff(y, z)
+    gap = jnp.sqrt(tree_dot(d, d))
     safe = jnp.where(step > 0, step, 1)
     return jnp.where(step > 0, gap / safe, jnp.inf)
 
@@ -176,11 +184,22 @@ def as_learning_rate(learning_rate: Any) -> Any:
     return schedules.as_schedule(learning_rate)
 
 
-def first_step(learning_rate: Any, dtype: Any) -> jax.Array:
+def scalar_leaf(value: Any, dtype: Any) -> Any:
+    """A 0-d state leaf of ``dtype``: a numpy array when ``value`` is concrete (building a state
+    then dispatches nothing to the device, which is most of `subopt.run`'s fixed cost on small
+    problems), a jax array when it is traced."""
+    if is_concrete(value):
+        return np.asarray(value, dtype)
+    return jnp.asarray(value, dtype)
+
+
+def first_step(learning_rate: Any, dtype: Any) -> Any:
     """The step a state starts with (``initial`` for backtracking, else the step at count 0)."""
     if isinstance(learning_rate, Backtracking):
-        return jnp.asarray(learning_rate.initial, dtype)
-    return jnp.asarray(schedules.evaluate(learning_rate, jnp.zeros([], jnp.int32)), dtype)
+        return scalar_leaf(learning_rate.initial, dtype)
+    if callable(learning_rate):
+        return jnp.asarray(schedules.evaluate(learning_rate, jnp.zeros([], jnp.int32)), dtype)
+    return scalar_leaf(learning_rate, dtype)
 
 
 def _search(reg, rule: Backtracking, step, y, grads, fy, fun):

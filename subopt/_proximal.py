@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from subopt._apply_prox import ApplyProxState, apply_prox
@@ -55,10 +56,10 @@ class ProximalGradientState(NamedTuple):
       learning_rate: an array, a schedule or a `subopt._backtracking.Backtracking` record.
     """
 
-    count: jax.Array
+    count: Any  # a 0-d array (numpy at init, jax after a step)
     x: Any
-    step: jax.Array
-    gradient_mapping: jax.Array
+    step: Any
+    gradient_mapping: Any
     reg: Any
     learning_rate: Any
 
@@ -89,14 +90,14 @@ class FistaState(NamedTuple):
       restarts: int32, how many times the momentum was reset.
     """
 
-    count: jax.Array
+    count: Any  # a 0-d array (numpy at init, jax after a step)
     x: Any
-    momentum: jax.Array
-    step: jax.Array
-    gradient_mapping: jax.Array
+    momentum: Any
+    step: Any
+    gradient_mapping: Any
     reg: Any
     learning_rate: Any
-    restarts: jax.Array
+    restarts: Any
 
     def report_stationarity(self, params, value, grad):
         del params, value, grad
@@ -211,8 +212,8 @@ def proximal_gradient(
     def init(params):
         dtype = params_dtype(params)
         return ProximalGradientState(
-            jnp.zeros([], jnp.int32), params, first_step(lr, dtype),
-            jnp.asarray(jnp.inf, dtype), reg, lr,
+            np.zeros([], np.int32), params, first_step(lr, dtype), np.asarray(np.inf, dtype),
+            reg, lr,
         )
 
     return optax.GradientTransformationExtraArgs(init, _ista_update)  # pyright: ignore[reportArgumentType]
@@ -276,8 +277,8 @@ def fista(
     def init(params):
         dtype = params_dtype(params)
         return FistaState(
-            jnp.zeros([], jnp.int32), params, jnp.ones([], dtype), first_step(lr, dtype),
-            jnp.asarray(jnp.inf, dtype), reg, lr, jnp.zeros([], jnp.int32),
+            np.zeros([], np.int32), params, np.ones([], dtype), first_step(lr, dtype),
+            np.asarray(np.inf, dtype), reg, lr, np.zeros([], np.int32),
         )
 
     update = _fista_update_restart if restart else _fista_update_plain

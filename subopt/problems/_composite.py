@@ -265,10 +265,11 @@ def graphical_lasso(
     (scikit-learn's ``graphical_lasso`` objective with ``alpha = lam``). S is the empirical
     covariance of draws from N(0, P^{-1}) with a sparse tridiagonal precision P. The smooth
     part is evaluated at the symmetric part of Theta, so its gradient is
-    :math:`S - \Theta^{-1}` for symmetric Theta (`logdet`'s rule) and iterates stay symmetric. f is +inf where Theta
-    is not positive definite and grad f is not globally Lipschitz, so ``lipschitz`` is None:
-    use ``learning_rate=so.backtracking(...)``, whose test also keeps Theta positive
-    definite. ``reg = so.prox.l1(lam * (1 - I))`` leaves the diagonal free.
+    :math:`S - \Theta^{-1}` for symmetric Theta (`logdet`'s rule) and iterates stay
+    symmetric. f is +inf where Theta is not positive definite and grad f is not globally
+    Lipschitz, so ``lipschitz`` is None: use ``learning_rate=so.backtracking(...)``, whose
+    test also keeps Theta positive definite. ``reg = so.prox.l1(lam * (1 - I))`` leaves the
+    diagonal free.
 
     Args:
       n: the dimension; samples: the number of draws.

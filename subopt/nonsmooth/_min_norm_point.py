@@ -32,16 +32,21 @@ def two_point_weights(q: jax.Array, active: jax.Array) -> jax.Array:
 
 
 def _affine_min(q: jax.Array, support: jax.Array) -> jax.Array:
-    """argmin mu^T Q mu subject to sum(mu) = 1 and mu = 0 off ``support`` (KKT system)."""
+    """argmin mu^T Q mu subject to sum(mu) = 1 and mu = 0 off ``support``.
+
+    With Q_S the (ridged, so positive definite) Gram block of the support,
+    mu = Q_S^-1 1 / (1^T Q_S^-1 1); solved by Cholesky, the rest of Q replaced by I.
+    """
     k = q.shape[0]
-    s = support.astype(q.dtype)
     eye = jnp.eye(k, dtype=q.dtype)
     ridge = 16 * jnp.finfo(q.dtype).eps
     qs = jnp.where(support[:, None] & support[None, :], q + ridge * eye, eye)
-    kkt = jnp.block([[qs, s[:, None]], [s[None, :], jnp.zeros((1, 1), q.dtype)]])
-    rhs = jnp.zeros(k + 1, q.dtype).at[k].set(1)
-    mu = jnp.linalg.solve(kkt, rhs)[:k]
-    return jnp.where(support, mu, 0)
+    chol = jax.lax.linalg.cholesky(qs)
+    ones = support.astype(q.dtype)[:, None]
+    z = jax.lax.linalg.triangular_solve(chol, ones, left_side=True, lower=True)
+    z = jax.lax.linalg.triangular_solve(chol, z, left_side=True, lower=True, transpose_a=True)
+    z = jnp.where(support, z[:, 0], 0)
+    return z / jnp.sum(z)
 
 
 def wolfe_weights(q: jax.Array, active: jax.Array, max_iter: int) -> jax.Array:
@@ -80,8 +85,9 @@ def wolfe_weights(q: jax.Array, active: jax.Array, max_iter: int) -> jax.Array:
         # (a) mu is in the relative interior: move there, then add a point or stop.
         w = q @ mu
         val = mu @ w
-        j = jnp.argmin(jnp.where(active & ~support, w, big))
-        improves = w[j] < val - tol
+        candidates = jnp.where(active & ~support, w, big)
+        j = jnp.argmin(candidates)
+        improves = candidates[j] < val - tol
         lam_a, support_a = mu, support.at[j].set(support[j] | improves)
         # (b) move from lam toward mu until a weight hits 0; drop the points that hit 0.
         shrinking = support & (mu < lam)

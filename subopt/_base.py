@@ -170,6 +170,26 @@ def check_params(name: str, tree: PyTree) -> None:
 # --------------------------------------------------------------------------- tree helpers
 
 
+def params_dtype(params: PyTree) -> Any:
+    """The floating dtype an optimizer keeps its scalars in: the params' common dtype."""
+    leaves = jax.tree_util.tree_leaves(params)
+    return jnp.result_type(*leaves) if leaves else jnp.zeros(()).dtype
+
+
+def cast_hyperparams(tree: PyTree, dtype: Any) -> PyTree:
+    """Numeric leaves of a hyperparameter pytree (a number, a schedule) cast to ``dtype``.
+
+    So float32 params keep a float32 state even when a step size arrives as a Python float or
+    a float64 array under x64 (no silent promotion of the loop state).
+    """
+
+    def cast(v):
+        v = jnp.asarray(v)
+        return v.astype(dtype) if jnp.issubdtype(v.dtype, jnp.floating) else v
+
+    return jax.tree_util.tree_map(cast, tree)
+
+
 def tree_sq_norm(tree: PyTree) -> jax.Array:
     """Squared global Euclidean norm over all leaves (0 for an empty tree)."""
     total = jnp.zeros(())

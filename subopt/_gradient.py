@@ -9,7 +9,13 @@ import jax.numpy as jnp
 import optax
 
 from subopt import schedules
-from subopt._base import ScalarOrSchedule, check_same_structure, check_step_size
+from subopt._base import (
+    ScalarOrSchedule,
+    cast_hyperparams,
+    check_same_structure,
+    check_step_size,
+    params_dtype,
+)
 
 
 class GradientDescentState(NamedTuple):
@@ -24,8 +30,8 @@ class GradientDescentState(NamedTuple):
 
 
 def _init(params: Any, learning_rate: Any) -> GradientDescentState:
-    del params
-    return GradientDescentState(jnp.zeros([], jnp.int32), schedules.as_schedule(learning_rate))
+    step = cast_hyperparams(schedules.as_schedule(learning_rate), params_dtype(params))
+    return GradientDescentState(jnp.zeros([], jnp.int32), step)
 
 
 def _update(grads, state: GradientDescentState, params=None, **extra_args):

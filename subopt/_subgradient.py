@@ -19,28 +19,15 @@ from subopt import schedules
 from subopt._base import (
     PyTree,
     ScalarOrSchedule,
+    cast_hyperparams,
     check_same_structure,
     check_scalar,
     check_step_size,
+    params_dtype,
     require_extra_arg,
     tree_norm,
     tree_select,
 )
-
-
-def _value_dtype(params: PyTree) -> Any:
-    leaves = jax.tree_util.tree_leaves(params)
-    return jnp.result_type(*leaves) if leaves else jnp.zeros(()).dtype
-
-
-def _as_dtype(tree: PyTree, dtype: Any) -> PyTree:
-    """Numeric leaves of a hyperparameter pytree cast to the params' dtype (float32 stays)."""
-
-    def cast(v):
-        v = jnp.asarray(v)
-        return v.astype(dtype) if jnp.issubdtype(v.dtype, jnp.number) else v
-
-    return jax.tree_util.tree_map(cast, tree)
 
 
 def _best_of(best_x: PyTree, best_f: jax.Array, x: PyTree, fx: Any) -> tuple:
@@ -112,11 +99,11 @@ class SubgradientState(NamedTuple):
 
 
 def _sg_init(params: PyTree, step_size: Any, average: bool) -> SubgradientState:
-    dtype = _value_dtype(params)
+    dtype = params_dtype(params)
     copy = jax.tree_util.tree_map(jnp.asarray, params)
     return SubgradientState(
         count=jnp.zeros([], jnp.int32),
-        step_size=_as_dtype(schedules.as_schedule(step_size), dtype),
+        step_size=cast_hyperparams(schedules.as_schedule(step_size), dtype),
         best_params=copy,
         best_value=jnp.full((), jnp.inf, dtype),
         last=copy,
@@ -289,12 +276,12 @@ class PolyakState(NamedTuple):
 
 
 def _polyak_init(params: PyTree, f_star: Any, max_step: Any) -> PolyakState:
-    dtype = _value_dtype(params)
+    dtype = params_dtype(params)
     copy = jax.tree_util.tree_map(jnp.asarray, params)
     return PolyakState(
         count=jnp.zeros([], jnp.int32),
-        f_star=_as_dtype(f_star, dtype),
-        max_step=_as_dtype(jnp.inf if max_step is None else max_step, dtype),
+        f_star=cast_hyperparams(f_star, dtype),
+        max_step=cast_hyperparams(jnp.inf if max_step is None else max_step, dtype),
         best_params=copy,
         best_value=jnp.full((), jnp.inf, dtype),
         last=copy,

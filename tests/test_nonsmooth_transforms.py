@@ -242,8 +242,9 @@ def test_bad_inputs_raise_naming_the_argument():
         ns.maximum(1.0, 1j)
     with pytest.raises(ValueError, match="2-D"):
         ns.nuclear_norm(jnp.ones((2, 2, 2)))
-    with pytest.raises(TypeError, match="axis"):
-        ns.max(jnp.ones(3), axis="0")
+    for axis in ("0", (0, "1"), True):
+        with pytest.raises(TypeError, match="axis must be"):
+            ns.max(jnp.ones(3), axis=axis)
     with pytest.raises(TypeError, match="tree leaf 1 must be real"):
         ns.l2_norm([jnp.ones(2), jnp.ones(2, jnp.complex64)])
 

@@ -26,14 +26,14 @@ def normalize_axis(axis: Any) -> Axis:
     """``axis`` as None, an int or a tuple of ints (hashable, for ``nondiff_argnums``)."""
     if axis is None:
         return None
-    if isinstance(axis, bool):
+    items = axis if isinstance(axis, list | tuple) else [axis]
+    if any(isinstance(a, bool) for a in items):
         raise TypeError(f"axis must be None, an int or a tuple of ints, got {axis!r}")
-    if isinstance(axis, list | tuple):
-        return tuple(operator.index(a) for a in axis)
     try:
-        return operator.index(axis)
+        ints = tuple(operator.index(a) for a in items)
     except TypeError:
         raise TypeError(f"axis must be None, an int or a tuple of ints, got {axis!r}") from None
+    return ints if isinstance(axis, list | tuple) else ints[0]
 
 
 def _even_split(x: jax.Array, extreme: jax.Array, axis: Axis) -> jax.Array:

@@ -193,6 +193,13 @@ def scalar_leaf(value: Any, dtype: Any) -> Any:
     return jnp.asarray(value, dtype)
 
 
+def stack_scalars(values: list, dtype: Any) -> Any:
+    """0-d values as one vector of ``dtype``: numpy when all are concrete, else jax."""
+    if all(is_concrete(v) for v in values):
+        return np.stack([np.asarray(v, dtype) for v in values])
+    return jnp.stack([jnp.asarray(v, dtype) for v in values])
+
+
 def first_step(learning_rate: Any, dtype: Any) -> Any:
     """The step a state starts with (``initial`` for backtracking, else the step at count 0)."""
     if isinstance(learning_rate, Backtracking):

@@ -30,6 +30,7 @@ from subopt._backtracking import (
     next_count,
     params_dtype,
     prox_step,
+    stack_scalars,
     tree_axpy,
     tree_diff,
     tree_dot,
@@ -47,21 +48,34 @@ def _all_equal(a: Any, b: Any) -> jax.Array:
 class ProximalGradientState(NamedTuple):
     r"""State of `proximal_gradient`.
 
+    The per-step scalars are packed into one small vector (on CPU every separately updated
+    scalar of a loop costs a few microseconds per step); read them through the properties.
+
     Attributes:
-      count: int32 step counter.
       x: the last prox output (the iterate, with exact zeros).
-      step: the step of the last iteration (the current one for backtracking).
-      gradient_mapping: :math:`\|x_{k-1} - x_k\| / t` of the last step, +inf before the first.
+      scalars: ``[step, gradient_mapping]`` in the params' dtype (see the properties).
+      count: int32 step counter.
       reg: the regularizer h.
       learning_rate: an array, a schedule or a `subopt._backtracking.Backtracking` record.
+
+    Properties:
+      step: the step of the last iteration (the current one for backtracking).
+      gradient_mapping: :math:`\|x_{k-1} - x_k\| / t` of the last step, +inf before the first.
     """
 
-    count: Any  # a 0-d array (numpy at init, jax after a step)
     x: Any
-    step: Any
-    gradient_mapping: Any
+    scalars: Any
+    count: Any
     reg: Any
     learning_rate: Any
+
+    @property
+    def step(self) -> Any:
+        return self.scalars[..., 0]
+
+    @property
+    def gradient_mapping(self) -> Any:
+        return self.scalars[..., 1]
 
     def report_stationarity(self, params, value, grad):
         del params, value, grad
@@ -79,25 +93,49 @@ class ProximalGradientState(NamedTuple):
 class FistaState(NamedTuple):
     r"""State of `fista`. The driver's params are the extrapolated points y_k.
 
+    The per-step scalars are packed into two small vectors (on CPU every separately updated
+    scalar of a loop costs a few microseconds per step); read them through the properties.
+
     Attributes:
-      count: int32 step counter.
       x: the prox output x_k (the reported iterate).
+      scalars: ``[momentum, step, gradient_mapping]`` in the params' dtype.
+      counters: int32 ``[count, restarts]``.
+      reg: the regularizer h.
+      learning_rate: an array, a schedule or a `subopt._backtracking.Backtracking` record.
+
+    Properties:
       momentum: Nesterov's t_k (1 at the start and after each restart).
       step: the step of the last iteration (the current one for backtracking).
       gradient_mapping: :math:`\|y_{k-1} - x_k\| / t` of the last step, +inf before the first.
-      reg: the regularizer h.
-      learning_rate: an array, a schedule or a `subopt._backtracking.Backtracking` record.
-      restarts: int32, how many times the momentum was reset.
+      count: the number of steps taken.
+      restarts: how many times the momentum was reset.
     """
 
-    count: Any  # a 0-d array (numpy at init, jax after a step)
     x: Any
-    momentum: Any
-    step: Any
-    gradient_mapping: Any
+    scalars: Any
+    counters: Any
     reg: Any
     learning_rate: Any
-    restarts: Any
+
+    @property
+    def momentum(self) -> Any:
+        return self.scalars[..., 0]
+
+    @property
+    def step(self) -> Any:
+        return self.scalars[..., 1]
+
+    @property
+    def gradient_mapping(self) -> Any:
+        return self.scalars[..., 2]
+
+    @property
+    def count(self) -> Any:
+        return self.counters[..., 0]
+
+    @property
+    def restarts(self) -> Any:
+        return self.counters[..., 1]
 
     def report_stationarity(self, params, value, grad):
         del params, value, grad
@@ -112,15 +150,16 @@ class FistaState(NamedTuple):
         return tree_select(ok, self.x, params), jnp.where(ok, fx, fy)
 
 
-
 def _ista_update(grads, state: ProximalGradientState, params=None, **extra_args):
     check_params_given(grads, params, "so.proximal_gradient")
+    dtype = state.scalars.dtype
     x_new, step = prox_step(state.reg, state.learning_rate, state.step, state.count, params,
                             grads, extra_args, "so.proximal_gradient")
-    step = step.astype(state.step.dtype)
-    gm = mapping_norm(params, x_new, step).astype(state.gradient_mapping.dtype)
+    step = step.astype(dtype)
+    gm = mapping_norm(params, x_new, step)
     new_state = ProximalGradientState(
-        next_count(state.count), x_new, step, gm, state.reg, state.learning_rate
+        x_new, jnp.stack([step, gm]).astype(dtype), next_count(state.count), state.reg,
+        state.learning_rate,
     )
     return tree_diff(x_new, params), new_state
 
@@ -128,15 +167,15 @@ def _ista_update(grads, state: ProximalGradientState, params=None, **extra_args)
 def _fista_step(grads, state: FistaState, params, extra_args, restart: bool):
     check_params_given(grads, params, "so.fista")
     y = params
-    x_new, step = prox_step(state.reg, state.learning_rate, state.step, state.count, y, grads,
+    dtype = state.scalars.dtype
+    count, restarts = state.count, state.restarts
+    x_new, step = prox_step(state.reg, state.learning_rate, state.step, count, y, grads,
                             extra_args, "so.fista")
-    dtype = state.momentum.dtype
-    step = step.astype(state.step.dtype)
-    gm = mapping_norm(y, x_new, step).astype(state.gradient_mapping.dtype)
+    step = step.astype(dtype)
+    gm = mapping_norm(y, x_new, step)
     t = state.momentum
-    t_next = ((1 + jnp.sqrt(1 + 4 * t * t)) / 2).astype(dtype)
+    t_next = (1 + jnp.sqrt(1 + 4 * t * t)) / 2
     beta = (t - 1) / t_next
-    restarts = state.restarts
     dx = tree_diff(x_new, state.x)
     if restart:
         # O'Donoghue-Candes gradient scheme: the step -(y - x_new) and the momentum dx point
@@ -147,8 +186,9 @@ def _fista_step(grads, state: FistaState, params, extra_args, restart: bool):
         restarts = restarts + reset.astype(restarts.dtype)
     y_new = tree_axpy(beta.astype(dtype), dx, x_new)
     new_state = FistaState(
-        next_count(state.count), x_new, t_next, step, gm, state.reg,
-        state.learning_rate, restarts,
+        x_new, jnp.stack([t_next, step, gm]).astype(dtype),
+        jnp.stack([next_count(count), restarts]).astype(jnp.int32), state.reg,
+        state.learning_rate,
     )
     return tree_diff(y_new, y), new_state
 
@@ -211,10 +251,8 @@ def proximal_gradient(
 
     def init(params):
         dtype = params_dtype(params)
-        return ProximalGradientState(
-            np.zeros([], np.int32), params, first_step(lr, dtype), np.asarray(np.inf, dtype),
-            reg, lr,
-        )
+        scalars = stack_scalars([first_step(lr, dtype), np.asarray(np.inf, dtype)], dtype)
+        return ProximalGradientState(params, scalars, np.zeros([], np.int32), reg, lr)
 
     return optax.GradientTransformationExtraArgs(init, _ista_update)  # pyright: ignore[reportArgumentType]
 
@@ -276,10 +314,9 @@ def fista(
 
     def init(params):
         dtype = params_dtype(params)
-        return FistaState(
-            np.zeros([], np.int32), params, np.ones([], dtype), first_step(lr, dtype),
-            np.asarray(np.inf, dtype), reg, lr, np.zeros([], np.int32),
-        )
+        scalars = stack_scalars([np.ones([], dtype), first_step(lr, dtype),
+                                 np.asarray(np.inf, dtype)], dtype)
+        return FistaState(params, scalars, np.zeros(2, np.int32), reg, lr)
 
     update = _fista_update_restart if restart else _fista_update_plain
     return optax.GradientTransformationExtraArgs(init, update)  # pyright: ignore[reportArgumentType]

@@ -44,9 +44,11 @@ def main() -> None:
     x_star, f_star = ref.params, float(ref.value)
     cert = float(jnp.linalg.norm(so.min_norm_subgradient(p.fun, p.reg)(x_star)))
     support = np.asarray(x_star) != 0
-    print(f"reference: {so.Status(int(ref.status)).name} after {int(ref.num_steps)} steps, "
-          f"F* = {f_star:.12f}, ||min-norm subgradient|| = {cert:.1e}, "
-          f"{support.sum()} nonzeros of {support.size}")
+    print(
+        f"reference: {so.Status(int(ref.status)).name} after {int(ref.num_steps)} steps, "
+        f"F* = {f_star:.12f}, ||min-norm subgradient|| = {cert:.1e}, "
+        f"{support.sum()} nonzeros of {support.size}"
+    )
     assert ref.status == so.Status.CONVERGED and cert < 1e-10
 
     # 2-3. the proximal methods, STEPS steps each, recording F(x_k)
@@ -83,8 +85,10 @@ def main() -> None:
         hit = np.nonzero(gap < level)[0]
         return int(hit[0]) + 1 if hit.size else None
 
-    print(f"\n{'method':<22}{'steps run':>10}{'F - F* at the end':>19}{'steps to 1e-10':>16}"
-          f"{'exact zeros':>13}")
+    print(
+        f"\n{'method':<22}{'steps run':>10}{'F - F* at the end':>19}{'steps to 1e-10':>16}"
+        f"{'exact zeros':>13}"
+    )
     for name, gap in gaps.items():
         res = results.get(name, res_sg)
         zeros = int(np.sum(np.asarray(res.params) == 0))
@@ -99,9 +103,11 @@ def main() -> None:
     best = results["FISTA + restart"]
     np.testing.assert_array_equal(np.asarray(best.params) != 0, support)
     assert int(np.sum(np.asarray(res_sg.params) == 0)) == 0
-    print(f"\nFISTA with restart: {n_restart} steps to 1e-10 ({n_ista / n_restart:.0f}x fewer "
-          f"than ISTA, {n_fista / n_restart:.0f}x fewer than FISTA), "
-          f"{int(best.state.restarts)} restarts, the exact support of x*")
+    print(
+        f"\nFISTA with restart: {n_restart} steps to 1e-10 ({n_ista / n_restart:.0f}x fewer "
+        f"than ISTA, {n_fista / n_restart:.0f}x fewer than FISTA), "
+        f"{int(best.state.restarts)} restarts, the exact support of x*"
+    )
     if best.status == so.Status.CONVERGED:
         print(f"  (tol=0: it stopped at an exact fixed point after {int(best.num_steps)} steps)")
 

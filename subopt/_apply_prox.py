@@ -16,14 +16,14 @@ import optax
 
 from subopt import schedules
 from subopt._backtracking import (
+    cast_hyperparams,
     check_learning_rate,
     check_params_given,
     composite_value,
     mapping_norm,
     next_count,
-    params_dtype,
 )
-from subopt._base import ScalarOrSchedule
+from subopt._base import ScalarOrSchedule, params_dtype
 from subopt.prox._base import Regularizer, check_regularizer
 
 
@@ -61,8 +61,7 @@ def _apply_prox_update(updates, state: ApplyProxState, params=None, **extra_args
     new = state.reg.prox(moved, t)
     out = jax.tree_util.tree_map(lambda z, p, u: (z - p).astype(u.dtype), new, params, updates)
     residual = mapping_norm(params, new, t).astype(state.residual.dtype)
-    return out, ApplyProxState(next_count(state.count), residual, state.reg,
-                               state.learning_rate)
+    return out, ApplyProxState(next_count(state.count), residual, state.reg, state.learning_rate)
 
 
 def apply_prox(
@@ -122,8 +121,13 @@ def apply_prox(
     lr = schedules.as_schedule(learning_rate)
 
     def init(params):
-        return ApplyProxState(np.zeros([], np.int32), np.asarray(np.inf, params_dtype(params)),
-                              reg, lr)
+        dtype = params_dtype(params)
+        return ApplyProxState(
+            np.zeros([], np.int32),
+            np.asarray(np.inf, dtype),
+            cast_hyperparams(reg, dtype),
+            cast_hyperparams(lr, dtype),
+        )
 
     return optax.GradientTransformationExtraArgs(init, _apply_prox_update)  # pyright: ignore[reportArgumentType]
 

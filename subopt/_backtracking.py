@@ -32,12 +32,6 @@ from subopt._base import (
 # --------------------------------------------------------------------------- tree helpers
 
 
-def params_dtype(params: PyTree) -> Any:
-    """The floating dtype the scalars of a state over ``params`` are kept in."""
-    leaves = jax.tree_util.tree_leaves(params)
-    return jnp.result_type(*leaves) if leaves else jnp.zeros(()).dtype
-
-
 def next_count(count: jax.Array) -> jax.Array:
     """count + 1, saturating at the int32 maximum."""
     return jnp.asarray(optax.safe_int32_increment(count))
@@ -67,8 +61,9 @@ def tree_diff(x: PyTree, y: PyTree) -> PyTree:
 
 def tree_dot(x: PyTree, y: PyTree) -> jax.Array:
     """The real inner product summed over leaves, in the leaves' dtype (0 for an empty tree)."""
-    parts = [jnp.sum(u * v) for u, v in zip(jax.tree_util.tree_leaves(x),
-                                            jax.tree_util.tree_leaves(y))]
+    parts = [
+        jnp.sum(u * v) for u, v in zip(jax.tree_util.tree_leaves(x), jax.tree_util.tree_leaves(y))
+    ]
     if not parts:
         return jnp.zeros(())
     total = parts[0]
@@ -184,6 +179,21 @@ def as_learning_rate(learning_rate: Any) -> Any:
     return schedules.as_schedule(learning_rate)
 
 
+def cast_hyperparams(tree: PyTree, dtype: Any) -> PyTree:
+    """Floating leaves of a hyperparameter pytree (a regularizer, a step, a schedule) in the
+    params' dtype, so a float32 problem keeps a float32 state (subopt's dtype policy, as
+    `subopt._base.cast_hyperparams`); concrete leaves become numpy arrays, so no device work
+    is dispatched while a state is built."""
+
+    def cast(v):
+        if is_concrete(v):
+            v = np.asarray(v)
+            return v.astype(dtype) if np.issubdtype(v.dtype, np.floating) else v
+        return v.astype(dtype) if jnp.issubdtype(v.dtype, jnp.floating) else v
+
+    return jax.tree_util.tree_map(cast, tree)
+
+
 def scalar_leaf(value: Any, dtype: Any) -> Any:
     """A 0-d state leaf of ``dtype``: a numpy array when ``value`` is concrete (building a state
     then dispatches nothing to the device, which is most of `subopt.run`'s fixed cost on small
@@ -237,8 +247,14 @@ def _search(reg, rule: Backtracking, step, y, grads, fy, fun):
 
 
 def prox_step(
-    reg: Any, learning_rate: Any, step: jax.Array, count: jax.Array, y: PyTree, grads: PyTree,
-    extra_args: dict, who: str,
+    reg: Any,
+    learning_rate: Any,
+    step: jax.Array,
+    count: jax.Array,
+    y: PyTree,
+    grads: PyTree,
+    extra_args: dict,
+    who: str,
 ) -> tuple[PyTree, jax.Array]:
     """One forward-backward step from y: (prox output, the step used).
 

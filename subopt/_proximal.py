@@ -22,26 +22,27 @@ from subopt._apply_prox import ApplyProxState, apply_prox
 from subopt._backtracking import (
     as_learning_rate,
     backtracking,
+    cast_hyperparams,
     check_learning_rate,
     check_params_given,
     composite_value,
     first_step,
     mapping_norm,
     next_count,
-    params_dtype,
     prox_step,
     stack_scalars,
     tree_axpy,
     tree_diff,
     tree_dot,
 )
-from subopt._base import tree_select
+from subopt._base import params_dtype, tree_select
 from subopt.prox._base import Regularizer, check_regularizer
 
 
 def _all_equal(a: Any, b: Any) -> jax.Array:
-    leaves = [jnp.all(u == v) for u, v in zip(jax.tree_util.tree_leaves(a),
-                                              jax.tree_util.tree_leaves(b))]
+    leaves = [
+        jnp.all(u == v) for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b))
+    ]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
 
 
@@ -85,8 +86,9 @@ class ProximalGradientState(NamedTuple):
         # params = x up to rounding of params + (x - params); report x itself, re-evaluating
         # f only when the two differ.
         same = _all_equal(params, self.x)
-        fx = jax.lax.cond(same, lambda: jnp.asarray(value), lambda: jnp.asarray(fun(self.x),
-                                                                              value.dtype))
+        fx = jax.lax.cond(
+            same, lambda: jnp.asarray(value), lambda: jnp.asarray(fun(self.x), value.dtype)
+        )
         return self.x, composite_value(self.reg, self.x, fx)
 
 
@@ -153,12 +155,23 @@ class FistaState(NamedTuple):
 def _ista_update(grads, state: ProximalGradientState, params=None, **extra_args):
     check_params_given(grads, params, "so.proximal_gradient")
     dtype = state.scalars.dtype
-    x_new, step = prox_step(state.reg, state.learning_rate, state.step, state.count, params,
-                            grads, extra_args, "so.proximal_gradient")
+    x_new, step = prox_step(
+        state.reg,
+        state.learning_rate,
+        state.step,
+        state.count,
+        params,
+        grads,
+        extra_args,
+        "so.proximal_gradient",
+    )
     step = step.astype(dtype)
     gm = mapping_norm(params, x_new, step)
     new_state = ProximalGradientState(
-        x_new, jnp.stack([step, gm]).astype(dtype), next_count(state.count), state.reg,
+        x_new,
+        jnp.stack([step, gm]).astype(dtype),
+        next_count(state.count),
+        state.reg,
         state.learning_rate,
     )
     return tree_diff(x_new, params), new_state
@@ -169,8 +182,9 @@ def _fista_step(grads, state: FistaState, params, extra_args, restart: bool):
     y = params
     dtype = state.scalars.dtype
     count, restarts = state.count, state.restarts
-    x_new, step = prox_step(state.reg, state.learning_rate, state.step, count, y, grads,
-                            extra_args, "so.fista")
+    x_new, step = prox_step(
+        state.reg, state.learning_rate, state.step, count, y, grads, extra_args, "so.fista"
+    )
     step = step.astype(dtype)
     gm = mapping_norm(y, x_new, step)
     t = state.momentum
@@ -186,8 +200,10 @@ def _fista_step(grads, state: FistaState, params, extra_args, restart: bool):
         restarts = restarts + reset.astype(restarts.dtype)
     y_new = tree_axpy(beta.astype(dtype), dx, x_new)
     new_state = FistaState(
-        x_new, jnp.stack([t_next, step, gm]).astype(dtype),
-        jnp.stack([next_count(count), restarts]).astype(jnp.int32), state.reg,
+        x_new,
+        jnp.stack([t_next, step, gm]).astype(dtype),
+        jnp.stack([next_count(count), restarts]).astype(jnp.int32),
+        state.reg,
         state.learning_rate,
     )
     return tree_diff(y_new, y), new_state
@@ -252,7 +268,13 @@ def proximal_gradient(
     def init(params):
         dtype = params_dtype(params)
         scalars = stack_scalars([first_step(lr, dtype), np.asarray(np.inf, dtype)], dtype)
-        return ProximalGradientState(params, scalars, np.zeros([], np.int32), reg, lr)
+        return ProximalGradientState(
+            params,
+            scalars,
+            np.zeros([], np.int32),
+            cast_hyperparams(reg, dtype),
+            cast_hyperparams(lr, dtype),
+        )
 
     return optax.GradientTransformationExtraArgs(init, _ista_update)  # pyright: ignore[reportArgumentType]
 
@@ -314,9 +336,16 @@ def fista(
 
     def init(params):
         dtype = params_dtype(params)
-        scalars = stack_scalars([np.ones([], dtype), first_step(lr, dtype),
-                                 np.asarray(np.inf, dtype)], dtype)
-        return FistaState(params, scalars, np.zeros(2, np.int32), reg, lr)
+        scalars = stack_scalars(
+            [np.ones([], dtype), first_step(lr, dtype), np.asarray(np.inf, dtype)], dtype
+        )
+        return FistaState(
+            params,
+            scalars,
+            np.zeros(2, np.int32),
+            cast_hyperparams(reg, dtype),
+            cast_hyperparams(lr, dtype),
+        )
 
     update = _fista_update_restart if restart else _fista_update_plain
     return optax.GradientTransformationExtraArgs(init, update)  # pyright: ignore[reportArgumentType]

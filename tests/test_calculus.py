@@ -104,16 +104,20 @@ def test_abs_plus_identity_at_zero_is_exact():
     np.testing.assert_array_equal(g, np.zeros(3))
     assert float(jax.grad(lambda x: jnp.sum(jnp.abs(x) + x))(jnp.zeros(3))[0]) != 0.0
     # and the one-sided slopes: +2 to the right, 0 to the left
-    assert float(so.directional_derivative(jnp.sum, jnp.zeros(1), jnp.ones(1),
-                                           so.prox.l1(1.0))) == 2.0
-    assert float(so.directional_derivative(jnp.sum, jnp.zeros(1), -jnp.ones(1),
-                                           so.prox.l1(1.0))) == 0.0
+    assert (
+        float(so.directional_derivative(jnp.sum, jnp.zeros(1), jnp.ones(1), so.prox.l1(1.0))) == 2.0
+    )
+    assert (
+        float(so.directional_derivative(jnp.sum, jnp.zeros(1), -jnp.ones(1), so.prox.l1(1.0)))
+        == 0.0
+    )
 
 
 def test_zero_at_the_lasso_optimum_and_not_before():
     p = so.problems.lasso(40, 30, seed=2)
-    res = so.run(so.fista(p.reg, learning_rate=1 / p.lipschitz), p.fun, p.x0, max_steps=20000,
-                 tol=1e-12)
+    res = so.run(
+        so.fista(p.reg, learning_rate=1 / p.lipschitz), p.fun, p.x0, max_steps=20000, tol=1e-12
+    )
     g_star = so.min_norm_subgradient(p.fun, p.reg)
     assert float(jnp.linalg.norm(g_star(res.params))) < 1e-10
     assert float(jnp.linalg.norm(g_star(p.x0))) > 1e-2
@@ -153,8 +157,7 @@ def test_pytrees_jit_vmap_and_dtypes(dtype):
     lams = jnp.array([0.0, 0.1, 1.0], dtype)
     batched = jax.vmap(lambda t: so.min_norm_subgradient(f, so.prox.l1(t))(jnp.zeros(N)))(lams)
     for i, t in enumerate(np.asarray(lams)):
-        np.testing.assert_allclose(batched[i], soft(grad_np(np.zeros(N)), t), rtol=1e-6,
-                                   atol=1e-7)
+        np.testing.assert_allclose(batched[i], soft(grad_np(np.zeros(N)), t), rtol=1e-6, atol=1e-7)
 
 
 def test_bad_input():

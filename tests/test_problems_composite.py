@@ -88,8 +88,9 @@ def test_graphical_lasso_gradient_is_s_minus_inverse():
     p = so.problems.graphical_lasso(6, 40, seed=3)
     theta = p.x0 + 0.05 * p.data["S"]
     s = np.asarray(p.data["S"])
-    np.testing.assert_allclose(jax.grad(p.fun)(theta), s - np.linalg.inv(np.asarray(theta)),
-                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        jax.grad(p.fun)(theta), s - np.linalg.inv(np.asarray(theta)), rtol=1e-10, atol=1e-12
+    )
     np.testing.assert_array_equal(s, s.T)
     assert p.lipschitz is None
     assert float(p.fun(-p.x0)) == np.inf
@@ -99,8 +100,9 @@ def test_sparse_logistic_regression_matches_cvxpy():
     import cvxpy as cp
 
     p = so.problems.sparse_logistic_regression(60, 20, seed=2)
-    res = so.run(so.fista(p.reg, learning_rate=1 / p.lipschitz), p.fun, p.x0, max_steps=20000,
-                 tol=1e-10)
+    res = so.run(
+        so.fista(p.reg, learning_rate=1 / p.lipschitz), p.fun, p.x0, max_steps=20000, tol=1e-10
+    )
     assert res.status == so.Status.CONVERGED
     x, y, lam = np.asarray(p.data["X"]), np.asarray(p.data["y"]), p.data["lam"]
     w, b = cp.Variable(20), cp.Variable()

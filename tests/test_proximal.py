@@ -52,8 +52,10 @@ SOLVERS = {
 
 @pytest.fixture(scope="module")
 def lasso_runs():
-    return {name: so.run(make(), P.fun, P.x0, max_steps=MAX, tol=1e-11)
-            for name, make in SOLVERS.items()}
+    return {
+        name: so.run(make(), P.fun, P.x0, max_steps=MAX, tol=1e-11)
+        for name, make in SOLVERS.items()
+    }
 
 
 @pytest.mark.parametrize("name", list(SOLVERS))
@@ -82,8 +84,9 @@ def test_elastic_net_matches_sklearn():
     from sklearn.linear_model import ElasticNet
 
     p = so.problems.elastic_net(50, 80, correlation=0.5, seed=3)
-    res = so.run(so.fista(p.reg, learning_rate=1 / p.lipschitz), p.fun, p.x0, max_steps=50_000,
-                 tol=1e-11)
+    res = so.run(
+        so.fista(p.reg, learning_rate=1 / p.lipschitz), p.fun, p.x0, max_steps=50_000, tol=1e-11
+    )
     assert res.status == so.Status.CONVERGED
     a, b = np.asarray(p.data["A"]), np.asarray(p.data["b"])
     l1, l2 = p.data["l1"], p.data["l2"]
@@ -92,8 +95,13 @@ def test_elastic_net_matches_sklearn():
         r = a @ x - b
         return 0.5 * r @ r / len(b) + l1 * np.abs(x).sum() + 0.5 * l2 * x @ x
 
-    est = ElasticNet(alpha=p.data["alpha"], l1_ratio=p.data["l1_ratio"], fit_intercept=False,
-                     tol=1e-12, max_iter=1_000_000).fit(a, b)
+    est = ElasticNet(
+        alpha=p.data["alpha"],
+        l1_ratio=p.data["l1_ratio"],
+        fit_intercept=False,
+        tol=1e-12,
+        max_iter=1_000_000,
+    ).fit(a, b)
     x = np.asarray(res.params)
     np.testing.assert_allclose(res.value, obj(x), rtol=1e-13)
     assert (obj(x) - obj(est.coef_)) / obj(est.coef_) < 1e-9
@@ -105,12 +113,13 @@ def test_group_lasso_matches_cvxpy():
     import cvxpy as cp
 
     p = so.problems.group_lasso(40, groups=6, group_size=3, seed=1)
-    res = so.run(so.fista(p.reg, learning_rate=1 / p.lipschitz), p.fun, p.x0, max_steps=20_000,
-                 tol=1e-10)
+    res = so.run(
+        so.fista(p.reg, learning_rate=1 / p.lipschitz), p.fun, p.x0, max_steps=20_000, tol=1e-10
+    )
     assert res.status == so.Status.CONVERGED
     a, b, lam = np.asarray(p.data["A"]), np.asarray(p.data["b"]), p.data["lam"]
     z = cp.Variable(a.shape[1])
-    groups = [z[3 * g:3 * g + 3] for g in range(6)]
+    groups = [z[3 * g : 3 * g + 3] for g in range(6)]
     obj = cp.sum_squares(a @ z - b) / (2 * len(b)) + lam * sum(cp.norm(v, 2) for v in groups)
     cp.Problem(cp.Minimize(obj)).solve(solver=cp.CLARABEL)
     assert abs(float(res.value) - obj.value) / obj.value < 1e-7
@@ -125,8 +134,9 @@ def test_graphical_lasso_matches_cvxpy():
     import cvxpy as cp
 
     p = so.problems.graphical_lasso(5, 30, seed=2)
-    res = so.run(so.fista(p.reg, learning_rate=so.backtracking()), p.fun, p.x0, max_steps=20_000,
-                 tol=1e-10)
+    res = so.run(
+        so.fista(p.reg, learning_rate=so.backtracking()), p.fun, p.x0, max_steps=20_000, tol=1e-10
+    )
     assert res.status == so.Status.CONVERGED
     s, lam = np.asarray(p.data["S"]), p.data["lam"]
     theta = cp.Variable((5, 5), symmetric=True)
@@ -143,8 +153,9 @@ def test_nonnegative_least_squares_matches_scipy():
     from scipy.optimize import nnls
 
     p = so.problems.nonnegative_least_squares(30, 12, seed=4)
-    res = so.run(so.fista(p.reg, learning_rate=1 / p.lipschitz), p.fun, p.x0, max_steps=20_000,
-                 tol=1e-12)
+    res = so.run(
+        so.fista(p.reg, learning_rate=1 / p.lipschitz), p.fun, p.x0, max_steps=20_000, tol=1e-12
+    )
     assert res.status == so.Status.CONVERGED
     x_ref, _ = nnls(np.asarray(p.data["A"]), np.asarray(p.data["b"]))
     x = np.asarray(res.params)
@@ -154,8 +165,14 @@ def test_nonnegative_least_squares_matches_scipy():
 
 
 def test_fista_rate_bound_without_restart():
-    res = so.run(so.fista(P.reg, learning_rate=STEP, restart=False), P.fun, P.x0, max_steps=400,
-                 tol=0.0, record=True)
+    res = so.run(
+        so.fista(P.reg, learning_rate=STEP, restart=False),
+        P.fun,
+        P.x0,
+        max_steps=400,
+        tol=0.0,
+        record=True,
+    )
     gaps = np.asarray(res.history.value) - F_STAR
     k = np.arange(1, 401)
     bound = 2 * P.lipschitz * np.sum(X_SK**2) / (k + 1) ** 2
@@ -175,8 +192,14 @@ def test_fista_rate_bound_without_restart():
 
 
 def test_ista_is_monotone():
-    res = so.run(so.proximal_gradient(P.reg, learning_rate=STEP), P.fun, P.x0, max_steps=400,
-                 tol=0.0, record=True)
+    res = so.run(
+        so.proximal_gradient(P.reg, learning_rate=STEP),
+        P.fun,
+        P.x0,
+        max_steps=400,
+        tol=0.0,
+        record=True,
+    )
     vals = np.asarray(res.history.value)
     assert np.all(np.diff(vals) <= 1e-14 * abs(F_STAR))
     assert vals[0] < float(P.fun(P.x0))
@@ -191,8 +214,9 @@ def test_stationarity_is_infinite_before_the_first_step_and_zero_at_a_solution()
     assert res.status == so.Status.CONVERGED and int(res.num_steps) == 1
     # lam >= lam_max: the solution is exactly 0 and ISTA sees that in one step
     big = so.prox.l1(P.data["lam_max"] * 1.01)
-    res0 = so.run(so.proximal_gradient(big, learning_rate=STEP), P.fun, P.x0, tol=0.0,
-                  max_steps=MAX)
+    res0 = so.run(
+        so.proximal_gradient(big, learning_rate=STEP), P.fun, P.x0, tol=0.0, max_steps=MAX
+    )
     assert res0.status == so.Status.CONVERGED and int(res0.num_steps) == 1
     assert np.all(np.asarray(res0.params) == 0) and float(res0.stationarity) == 0.0
 
@@ -202,8 +226,9 @@ def test_vmap_over_lam_equals_loop_without_retrace():
     lams = jnp.asarray(LAM * np.array([0.5, 1.0, 2.0, 4.0]))
 
     def solve(lam, step=STEP):
-        return so.run(so.fista(so.prox.l1(lam), learning_rate=step), f, P.x0, max_steps=3000,
-                      tol=1e-9)
+        return so.run(
+            so.fista(so.prox.l1(lam), learning_rate=step), f, P.x0, max_steps=3000, tol=1e-9
+        )
 
     batched = jax.vmap(solve)(lams)
     loop = [solve(lam) for lam in lams]
@@ -265,8 +290,9 @@ def test_backtracking_step_never_grows_and_needs_value_fn():
 def test_schedule_learning_rate():
     # steps t_k = a / (b + k), checked against ISTA written out in numpy
     sched = so.schedules.inverse_time(3 * STEP, 2.0)
-    res = so.run(so.proximal_gradient(P.reg, learning_rate=sched), P.fun, P.x0, max_steps=5,
-                 tol=0.0)
+    res = so.run(
+        so.proximal_gradient(P.reg, learning_rate=sched), P.fun, P.x0, max_steps=5, tol=0.0
+    )
     x = np.zeros(A.shape[1])
     for k in range(5):
         t = 3 * STEP / (2.0 + k)
@@ -275,8 +301,9 @@ def test_schedule_learning_rate():
     np.testing.assert_allclose(res.params, x, rtol=1e-12, atol=1e-15)
     assert float(res.state.step) == pytest.approx(3 * STEP / 6.0)
     # a user's callable schedule (not a pytree) works too
-    res2 = so.run(so.fista(P.reg, learning_rate=lambda k: STEP), P.fun, P.x0, max_steps=MAX,
-                  tol=1e-9)
+    res2 = so.run(
+        so.fista(P.reg, learning_rate=lambda k: STEP), P.fun, P.x0, max_steps=MAX, tol=1e-9
+    )
     assert res2.status == so.Status.CONVERGED
     assert (float(res2.value) - F_STAR) / F_STAR < 1e-9
 
@@ -286,8 +313,10 @@ def test_nan_mid_run_returns_last_finite_iterate():
     def f(x):
         return jnp.where(x[0] > 0.5, jnp.nan, jnp.sum((x - 2.0) ** 2))
 
-    for opt in (so.fista(so.prox.l1(0.1), learning_rate=0.05),
-                so.proximal_gradient(so.prox.l1(0.1), learning_rate=0.05)):
+    for opt in (
+        so.fista(so.prox.l1(0.1), learning_rate=0.05),
+        so.proximal_gradient(so.prox.l1(0.1), learning_rate=0.05),
+    ):
         res = so.run(opt, f, jnp.zeros(2), max_steps=100)
         assert res.status == so.Status.NONFINITE
         assert np.all(np.isfinite(res.params)) and np.isfinite(res.value)
@@ -308,8 +337,10 @@ def test_traced_nonpositive_step_never_converges():
 def test_dtypes_are_kept(dtype):
     p = so.problems.lasso(30, 20, seed=1, dtype=dtype)
     tol = 1e-4 if dtype == jnp.float32 else 1e-10
-    for opt in (so.fista(p.reg, learning_rate=1 / p.lipschitz),
-                so.proximal_gradient(p.reg, learning_rate=so.backtracking())):
+    for opt in (
+        so.fista(p.reg, learning_rate=1 / p.lipschitz),
+        so.proximal_gradient(p.reg, learning_rate=so.backtracking()),
+    ):
         res = so.run(opt, p.fun, p.x0, max_steps=5000, tol=tol)
         assert res.status == so.Status.CONVERGED
         assert res.params.dtype == dtype and res.value.dtype == dtype
@@ -319,8 +350,9 @@ def test_dtypes_are_kept(dtype):
         a, b = np.asarray(p.data["A"], np.float64), np.asarray(p.data["b"], np.float64)
         x = np.asarray(res.params, np.float64)
         ref = sklearn_objective(a, b, p.data["lam"])
-        assert (0.5 * np.sum((a @ x - b) ** 2) / 30 + p.data["lam"] * np.abs(x).sum() - ref) \
-            <= (1e-5 if dtype == jnp.float32 else 1e-12) * ref
+        assert (0.5 * np.sum((a @ x - b) ** 2) / 30 + p.data["lam"] * np.abs(x).sum() - ref) <= (
+            1e-5 if dtype == jnp.float32 else 1e-12
+        ) * ref
 
 
 def sklearn_objective(a, b, lam):
@@ -332,8 +364,9 @@ def sklearn_objective(a, b, lam):
 
 def test_pytree_params_sparse_logistic_regression():
     p = so.problems.sparse_logistic_regression(100, 20, seed=0)
-    res = so.run(so.fista(p.reg, learning_rate=1 / p.lipschitz), p.fun, p.x0, max_steps=20000,
-                 tol=1e-10)
+    res = so.run(
+        so.fista(p.reg, learning_rate=1 / p.lipschitz), p.fun, p.x0, max_steps=20000, tol=1e-10
+    )
     assert res.status == so.Status.CONVERGED
     w, b = np.asarray(res.params["w"]), float(res.params["b"])
     assert (w == 0).sum() > 0 and b != 0.0  # the bias is not penalized
@@ -385,14 +418,19 @@ def test_apply_prox_needs_params():
         (lambda: so.apply_prox(None, 0.1), TypeError, "reg"),
         (lambda: so.fista(so.prox.l1(1.0), learning_rate=0.0), ValueError, "learning_rate"),
         (lambda: so.fista(so.prox.l1(1.0), learning_rate=-1.0), ValueError, "learning_rate"),
-        (lambda: so.proximal_gradient(so.prox.l1(1.0), learning_rate=float("nan")), ValueError,
-         "learning_rate"),
-        (lambda: so.proximal_gradient(so.prox.l1(1.0), learning_rate="0.1"), TypeError,
-         "learning_rate"),
+        (
+            lambda: so.proximal_gradient(so.prox.l1(1.0), learning_rate=float("nan")),
+            ValueError,
+            "learning_rate",
+        ),
+        (
+            lambda: so.proximal_gradient(so.prox.l1(1.0), learning_rate="0.1"),
+            TypeError,
+            "learning_rate",
+        ),
         (lambda: so.apply_prox(so.prox.l1(1.0), -0.1), ValueError, "learning_rate"),
         (lambda: so.apply_prox(so.prox.l1(1.0), so.backtracking()), TypeError, "learning_rate"),
-        (lambda: so.fista(so.prox.l1(1.0), learning_rate=0.1, restart="yes"), TypeError,
-         "restart"),
+        (lambda: so.fista(so.prox.l1(1.0), learning_rate=0.1, restart="yes"), TypeError, "restart"),
         (lambda: so.backtracking(0.0), ValueError, "initial"),
         (lambda: so.backtracking(1.0, 1.0), ValueError, "shrink"),
         (lambda: so.backtracking(1.0, -0.5), ValueError, "shrink"),

@@ -57,8 +57,14 @@ def _check_weight(name: str, value: Any) -> None:
 
 
 def lasso(
-    m: int = 100, n: int = 50, *, lam: float | None = None, correlation: float = 0.0,
-    sparsity: float = 0.1, seed: int = 0, dtype: Any = None,
+    m: int = 100,
+    n: int = 50,
+    *,
+    lam: float | None = None,
+    correlation: float = 0.0,
+    sparsity: float = 0.1,
+    seed: int = 0,
+    dtype: Any = None,
 ) -> Problem:
     r"""The Lasso :math:`\frac{1}{2m}\|Ax - b\|^2 + \lambda\|x\|_1` (scikit-learn's ``Lasso``).
 
@@ -91,13 +97,21 @@ def lasso(
     A, B = as_float(a, dtype), as_float(b, dtype)
     data = {"A": A, "b": B, "x_true": x_true, "lam": lam, "lam_max": lam_max}
     lipschitz = float(np.linalg.norm(a, 2) ** 2 / m)
-    return Problem("lasso", _least_squares(A, B), jnp.zeros(n, A.dtype), data, prox.l1(lam),
-                   lipschitz)
+    return Problem(
+        "lasso", _least_squares(A, B), jnp.zeros(n, A.dtype), data, prox.l1(lam), lipschitz
+    )
 
 
 def elastic_net(
-    m: int = 100, n: int = 50, *, l1: float | None = None, l2: float | None = None,
-    correlation: float = 0.0, sparsity: float = 0.1, seed: int = 0, dtype: Any = None,
+    m: int = 100,
+    n: int = 50,
+    *,
+    l1: float | None = None,
+    l2: float | None = None,
+    correlation: float = 0.0,
+    sparsity: float = 0.1,
+    seed: int = 0,
+    dtype: Any = None,
 ) -> Problem:
     r"""The elastic net :math:`\frac{1}{2m}\|Ax - b\|^2 + \lambda_1\|x\|_1
     + \frac{\lambda_2}{2}\|x\|^2`.
@@ -123,16 +137,35 @@ def elastic_net(
     if l1 + l2 == 0:
         raise ValueError("l1 and l2 must not both be 0 (that is least squares)")
     A, B = as_float(a, dtype), as_float(b, dtype)
-    data = {"A": A, "b": B, "x_true": x_true, "l1": l1, "l2": l2, "lam_max": lam_max,
-            "alpha": l1 + l2, "l1_ratio": l1 / (l1 + l2)}
+    data = {
+        "A": A,
+        "b": B,
+        "x_true": x_true,
+        "l1": l1,
+        "l2": l2,
+        "lam_max": lam_max,
+        "alpha": l1 + l2,
+        "l1_ratio": l1 / (l1 + l2),
+    }
     lipschitz = float(np.linalg.norm(a, 2) ** 2 / m)
-    return Problem("elastic net", _least_squares(A, B), jnp.zeros(n, A.dtype), data,
-                   prox.elastic_net(l1, l2), lipschitz)
+    return Problem(
+        "elastic net",
+        _least_squares(A, B),
+        jnp.zeros(n, A.dtype),
+        data,
+        prox.elastic_net(l1, l2),
+        lipschitz,
+    )
 
 
 def group_lasso(
-    m: int = 100, groups: int = 10, group_size: int = 5, *, lam: float | None = None,
-    seed: int = 0, dtype: Any = None,
+    m: int = 100,
+    groups: int = 10,
+    group_size: int = 5,
+    *,
+    lam: float | None = None,
+    seed: int = 0,
+    dtype: Any = None,
 ) -> Problem:
     r"""The group lasso :math:`\frac{1}{2m}\|\sum_g A_g x_g - b\|^2 + \lambda\sum_g\|x_g\|_2`.
 
@@ -153,10 +186,14 @@ def group_lasso(
     a = rng.standard_normal((m, n))
     x_true = np.zeros(n)
     for g in rng.choice(groups, max(1, groups // 4), replace=False):
-        x_true[g * group_size:(g + 1) * group_size] = rng.standard_normal(group_size)
+        x_true[g * group_size : (g + 1) * group_size] = rng.standard_normal(group_size)
     b = a @ x_true + 0.1 * rng.standard_normal(m)
-    lam_max = float(max(np.linalg.norm(a[:, g * group_size:(g + 1) * group_size].T @ b)
-                        for g in range(groups)) / m)
+    lam_max = float(
+        max(
+            np.linalg.norm(a[:, g * group_size : (g + 1) * group_size].T @ b) for g in range(groups)
+        )
+        / m
+    )
     lam = 0.1 * lam_max if lam is None else float(lam)
     A, B = as_float(a, dtype), as_float(b, dtype)
     ls = _least_squares(A, B)
@@ -186,8 +223,14 @@ def nonnegative_least_squares(
     b = a @ rng.standard_normal(n) + 0.1 * rng.standard_normal(m)
     A, B = as_float(a, dtype), as_float(b, dtype)
     lipschitz = float(np.linalg.norm(a, 2) ** 2 / m)
-    return Problem("nonnegative least squares", _least_squares(A, B), jnp.zeros(n, A.dtype),
-                   {"A": A, "b": B}, prox.nonnegative(), lipschitz)
+    return Problem(
+        "nonnegative least squares",
+        _least_squares(A, B),
+        jnp.zeros(n, A.dtype),
+        {"A": A, "b": B},
+        prox.nonnegative(),
+        lipschitz,
+    )
 
 
 def sparse_logistic_regression(
@@ -252,7 +295,11 @@ def _logdet_jvp(primals, tangents):
 
 
 def graphical_lasso(
-    n: int = 10, samples: int = 50, *, lam: float | None = None, seed: int = 0,
+    n: int = 10,
+    samples: int = 50,
+    *,
+    lam: float | None = None,
+    seed: int = 0,
     dtype: Any = None,
 ) -> Problem:
     r"""The graphical lasso: a sparse inverse covariance from ``samples`` Gaussian draws.

@@ -303,6 +303,8 @@ def fista(
     `subopt.run` reports ``result.params`` = x_k (the prox output, exact zeros preserved),
     ``result.value`` = f(x_k) + h(x_k), and as stationarity the gradient mapping
     :math:`\|y_{k-1} - x_k\| / t` computed by the last step (+inf before the first).
+    The driver evaluates f at y_k only, so reporting F(x_k) costs one evaluation of f at the
+    end of the run (and one per step with ``record=True``).
 
     Args:
       reg: the nonsmooth term h, a `subopt.prox` regularizer.

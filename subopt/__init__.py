@@ -12,18 +12,36 @@ from subopt._base import History, Result, Status
 from subopt._calculus import directional_derivative, min_norm_subgradient
 from subopt._driver import run
 from subopt._gradient import GradientDescentState, gradient_descent
-from subopt._proximal import apply_prox, backtracking, fista, proximal_gradient
-from subopt._subgradient import polyak_subgradient, subgradient_descent
+from subopt._proximal import (
+    ApplyProxState,
+    FistaState,
+    ProximalGradientState,
+    apply_prox,
+    backtracking,
+    fista,
+    proximal_gradient,
+)
+from subopt._subgradient import (
+    PolyakState,
+    SubgradientState,
+    polyak_subgradient,
+    subgradient_descent,
+)
 from subopt._sweep import BestPoint, sweep, sweep_best
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ApplyProxState",
     "BestPoint",
+    "FistaState",
     "GradientDescentState",
     "History",
+    "PolyakState",
+    "ProximalGradientState",
     "Result",
     "Status",
+    "SubgradientState",
     "apply_prox",
     "backtracking",
     "directional_derivative",

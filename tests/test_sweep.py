@@ -75,7 +75,9 @@ def test_grid_equals_nested_python_loop(fn):
             single = fn(float(lr), float(tol))
             assert int(res.status[i, j]) == int(single.status)
             assert int(res.num_steps[i, j]) == int(single.num_steps)
-            assert_lane_equal(res, (i, j), single, 1e-5 if dtype == jnp.float32 else 1e-10)
+            # a batched matvec sums in another order: float32 lanes drift from the single
+            # run by rounding over 150 steps (measured ~3e-5 relative), float64 by ~1e-13
+            assert_lane_equal(res, (i, j), single, 2e-4 if dtype == jnp.float32 else 1e-10)
             statuses.add(so.Status(int(single.status)))
     # the grid mixes lanes that stop early, run to the cap and diverge
     assert statuses == {so.Status.CONVERGED, so.Status.MAX_STEPS, so.Status.DIVERGED}

@@ -219,10 +219,16 @@ def tree_all_finite(tree: PyTree) -> jax.Array:
 
 
 def tree_select(pred: jax.Array, on_true: PyTree, on_false: PyTree) -> PyTree:
-    """Leafwise ``where(pred, a, b)`` for a scalar ``pred``; keeps each leaf's dtype."""
-    return jax.tree_util.tree_map(
-        lambda a, b: jnp.where(pred, a, b).astype(jnp.result_type(b)), on_true, on_false
-    )
+    """Leafwise ``where(pred, a, b)`` for a scalar ``pred``; keeps each leaf's dtype.
+
+    A leaf that is the same object on both sides (a hyperparameter passed through a step
+    unchanged) is returned as is, so no select runs for it inside a loop.
+    """
+
+    def pick(a, b):
+        return b if a is b else jnp.where(pred, a, b).astype(jnp.result_type(b))
+
+    return jax.tree_util.tree_map(pick, on_true, on_false)
 
 
 def check_same_structure(grads: PyTree, params: PyTree) -> None:

@@ -124,18 +124,21 @@ def _run(update, fun, max_steps, record, x0, state0, tol, divergence_threshold):
     if record:
         nan = jnp.full((max_steps,), jnp.nan, dtype)
         history = History(nan, nan)
-    carry0 = (jnp.zeros([], jnp.int32), x0, state0, f0, g0, s0, status0, history)
+    # Scalars that change every step travel packed, one int vector (k, status) and one float
+    # vector (f, stationarity): each separate loop scalar costs its own kernels per step.
+    ints0 = jnp.stack([jnp.zeros([], jnp.int32), status0])
+    carry0 = (ints0, x0, state0, jnp.stack([f0, s0]), g0, history)
 
     def cond(carry):
-        return carry[6] == RUNNING
+        return carry[0][1] == RUNNING
 
     def body(carry):
-        k, x, state, f, g, _, _, history = carry
-        updates, new_state = update(g, state, x, value=f, value_fn=fun)
+        ints, x, state, fs, g, history = carry
+        updates, new_state = update(g, state, x, value=fs[0], value_fn=fun)
         new_x = optax.apply_updates(x, updates)
         new_f, new_g = value_and_grad(new_x)
         nonfinite, new_s = inspect(new_state, new_x, new_f, new_g)
-        k = k + 1
+        k = ints[0] + 1
         infinite = jnp.isinf(new_f)
         diverged = infinite | (jnp.abs(new_f - f0) > bound)
         status = jnp.where(
@@ -158,12 +161,13 @@ def _run(update, fun, max_steps, record, x0, state0, tol, divergence_threshold):
                 history.value.at[k - 1].set(jnp.where(commit, fx, jnp.nan).astype(dtype)),
                 history.stationarity.at[k - 1].set(jnp.where(commit, new_s, jnp.nan)),
             )
-        x, state, f, g, s = tree_select(
-            commit, (new_x, new_state, new_f, new_g, new_s), (x, state, f, g, carry[5])
+        x, state, fs, g = tree_select(
+            commit, (new_x, new_state, jnp.stack([new_f, new_s]), new_g), (x, state, fs, g)
         )
-        return (k, x, state, f, g, s, status, history)
+        return (jnp.stack([k, status]), x, state, fs, g, history)
 
-    k, x, state, f, _, s, status, history = jax.lax.while_loop(cond, body, carry0)
+    ints, x, state, fs, _, history = jax.lax.while_loop(cond, body, carry0)
+    k, status, f, s = ints[0], ints[1], fs[0], fs[1]
     x_cur, f_cur = _iterate(state, x, f, fun)
     params, value = _solution(state, x_cur, f_cur)
     return Result(params, jnp.asarray(value, dtype), k, status, s, state, history)

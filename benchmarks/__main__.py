@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run (seconds)")
     parser.add_argument("--only", nargs="*", choices=MODULES, help="run only these modules")
+    parser.add_argument("--out", default=str(RESULTS), help="folder for the JSON")
     args = parser.parse_args(argv)
     jax.config.update("jax_enable_x64", True)  # float32 data is asked for explicitly
 
@@ -72,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
             record["module"] = name
             records.append(record)
             print(_fmt_table(record), flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / ("quick.json" if args.quick else "benchmarks.json")
+    folder = pathlib.Path(args.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / ("quick.json" if args.quick else "benchmarks.json")
     payload = {"machine": machine(), "quick": args.quick, "seconds": time.perf_counter() - t0,
                "records": records}
     out.write_text(json.dumps(payload, indent=1, default=float))

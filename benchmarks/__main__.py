@@ -54,6 +54,22 @@ def _fmt_table(record: dict) -> str:
     return "\n".join(lines)
 
 
+def markdown(payload: dict) -> str:
+    """The README's benchmark tables: one row per contender, medians and ratios."""
+    lines = [f"Machine: {payload['machine']}; whole suite {payload['seconds']:.0f} s.", ""]
+    for record in payload["records"]:
+        if "times" not in record:
+            continue
+        lines += [f"**{record['comparison']}**", "",
+                  f"| contender | median | {record['ratio_label']} |", "|---|---|---|"]
+        ratios = record.get("ratios") or {}
+        for name, t in record["times"].items():
+            ratio = ratios.get(name, record.get("ratio") if name == "so.run" else 1.0)
+            lines.append(f"| {name} | {t['median_s'] * 1e3:.1f} ms | {ratio:.3f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run (seconds)")
@@ -79,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = {"machine": machine(), "quick": args.quick, "seconds": time.perf_counter() - t0,
                "records": records}
     out.write_text(json.dumps(payload, indent=1, default=float))
+    out.with_suffix(".md").write_text(markdown(payload))
     print(f"\nmachine: {payload['machine']}\nwrote {out} ({payload['seconds']:.0f} s)")
     return 0
 

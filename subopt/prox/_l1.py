@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from subopt._base import PyTree
+from subopt._base import PyTree, check_scalar
 from subopt.prox._base import (
     Regularizer,
     cast,
@@ -40,6 +40,10 @@ def soft_threshold(x: jax.Array, t: Any) -> jax.Array:
     Returns:
       An array like ``x``.
 
+    Raises:
+      ValueError: a concrete ``t`` that is negative or NaN.
+      TypeError: ``t`` is not real.
+
     Example:
       >>> import jax.numpy as jnp, subopt as so
       >>> so.prox.soft_threshold(jnp.array([3.0, -0.5, -2.0]), 1.0).tolist()
@@ -48,6 +52,12 @@ def soft_threshold(x: jax.Array, t: Any) -> jax.Array:
     References:
       Donoho, *De-noising by soft-thresholding*, IEEE Trans. Inf. Theory, 1995.
     """
+    check_scalar("t", t, nonnegative=True, allow_inf=True)
+    return shrink(x, t)
+
+
+def shrink(x: jax.Array, t: Any) -> jax.Array:
+    """`soft_threshold` without the check of ``t``, for the terms' own (checked) weights."""
     x = jnp.asarray(x)
     if jnp.issubdtype(x.dtype, jnp.floating):
         t = cast(t, x.dtype)
@@ -72,12 +82,12 @@ class L1(Regularizer):
 
     def prox(self, x, step):
         check_step(step)
-        return self._map(lambda w, v: soft_threshold(v, cast(step, v.dtype) * w), x)
+        return self._map(lambda w, v: shrink(v, cast(step, v.dtype) * w), x)
 
     def min_norm(self, x, g):
         def leaf(w, v, gv):
             gv = gv.astype(v.dtype)
-            return jnp.where(v != 0, gv + w * jnp.sign(v), soft_threshold(gv, w))
+            return jnp.where(v != 0, gv + w * jnp.sign(v), shrink(gv, w))
 
         return self._map(leaf, x, g)
 

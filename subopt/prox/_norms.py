@@ -21,7 +21,7 @@ from subopt.prox._base import (
     tree_dtype,
     tree_sum,
 )
-from subopt.prox._l1 import soft_threshold
+from subopt.prox._l1 import shrink
 
 # ----------------------------------------------------------------- one block: lam * ||leaves||_2
 
@@ -232,14 +232,14 @@ class ElasticNet(Regularizer):
 
         def leaf(a, b, v):
             t = cast(step, v.dtype)
-            return soft_threshold(v, t * a) / (1 + t * b)
+            return shrink(v, t * a) / (1 + t * b)
 
         return self._map(leaf, x)
 
     def min_norm(self, x, g):
         def leaf(a, b, v, gv):
             gv = gv.astype(v.dtype) + b * v
-            return jnp.where(v != 0, gv + a * jnp.sign(v), soft_threshold(gv, a))
+            return jnp.where(v != 0, gv + a * jnp.sign(v), shrink(gv, a))
 
         return self._map(leaf, x, g)
 

@@ -11,6 +11,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from subopt._base import check_scalar
 from subopt.prox._base import (
     Regularizer,
     check_step,
@@ -50,6 +51,10 @@ def project_simplex(v: jax.Array, total: Any = 1.0) -> jax.Array:
     Returns:
       An array like ``v``: nonnegative entries summing to ``total``, exact zeros off the support.
 
+    Raises:
+      ValueError: a concrete ``total`` that is <= 0, NaN or infinite.
+      TypeError: ``total`` is not real.
+
     Example:
       >>> import jax.numpy as jnp, subopt as so
       >>> so.prox.project_simplex(jnp.array([2.0, 0.0, -1.0])).tolist()
@@ -59,6 +64,7 @@ def project_simplex(v: jax.Array, total: Any = 1.0) -> jax.Array:
       Duchi, Shalev-Shwartz, Singer and Chandra, *Efficient projections onto the l1-ball for
       learning in high dimensions*, ICML 2008, figure 1.
     """
+    check_scalar("total", total, positive=True)
     v = jnp.asarray(v)
     total = jnp.asarray(total).astype(v.dtype)
     # The projection ignores a common shift; shifting the largest entry to 0 keeps v - theta
@@ -83,6 +89,10 @@ def project_l1_ball(v: jax.Array, radius: Any) -> jax.Array:
     Returns:
       An array like ``v`` with L1 norm at most ``radius`` (``v`` itself when inside).
 
+    Raises:
+      ValueError: a concrete ``radius`` that is negative, NaN or infinite.
+      TypeError: ``radius`` is not real.
+
     Example:
       >>> import jax.numpy as jnp, subopt as so
       >>> so.prox.project_l1_ball(jnp.array([2.0, -1.0, 0.5]), 1.0).tolist()
@@ -92,7 +102,12 @@ def project_l1_ball(v: jax.Array, radius: Any) -> jax.Array:
       Duchi, Shalev-Shwartz, Singer and Chandra, *Efficient projections onto the l1-ball for
       learning in high dimensions*, ICML 2008, figure 2.
     """
-    v = jnp.asarray(v)
+    check_scalar("radius", radius, nonnegative=True)
+    return _project_l1_ball(jnp.asarray(v), radius)
+
+
+def _project_l1_ball(v: jax.Array, radius: Any) -> jax.Array:
+    """`project_l1_ball` without the check of ``radius`` (the ball's own, checked radius)."""
     radius = jnp.asarray(radius).astype(v.dtype)
     a = jnp.abs(v)
     theta = jnp.maximum(_threshold(a.ravel(), radius), 0)
@@ -152,7 +167,7 @@ class L1Ball(Regularizer):
     def prox(self, x, step):
         check_step(step)
         flat, unravel, r, _, _ = self._parts(x)
-        return unravel(project_l1_ball(flat, r))
+        return unravel(_project_l1_ball(flat, r))
 
     def min_norm(self, x, g):
         # On the sphere N(x) = {a s : a >= 0, s in the subdifferential of ||.||_1 at x}; for a

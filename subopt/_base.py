@@ -147,21 +147,25 @@ def check_positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+def check_dtype(where: str, dtype: Any) -> None:
+    """A params leaf's dtype must be real floating, at least 32 bits; else a TypeError."""
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(
+            f"{where} must have a real floating dtype (float32/float64), got {dtype}; "
+            "convert with jnp.asarray(x, jnp.float32)"
+        )
+    if jnp.finfo(dtype).bits < 32:
+        raise TypeError(
+            f"{where} has dtype {dtype}: half precision is not supported (stopping tests and "
+            "norms lose too much precision); use float32 or float64"
+        )
+
+
 def check_params(name: str, tree: PyTree) -> None:
     """Params must be real floating arrays (no int, bool, complex); no NaN/inf when concrete."""
     for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
         where = f"{name}{jax.tree_util.keystr(path)}"
-        dtype = jnp.result_type(leaf) if not hasattr(leaf, "dtype") else leaf.dtype
-        if not jnp.issubdtype(dtype, jnp.floating):
-            raise TypeError(
-                f"{where} must have a real floating dtype (float32/float64), got {dtype}; "
-                "convert with jnp.asarray(x, jnp.float32)"
-            )
-        if jnp.finfo(dtype).bits < 32:
-            raise TypeError(
-                f"{where} has dtype {dtype}: half precision is not supported (stopping tests and "
-                "norms lose too much precision); use float32 or float64"
-            )
+        check_dtype(where, jnp.result_type(leaf) if not hasattr(leaf, "dtype") else leaf.dtype)
         arr = concrete_array(leaf)
         if arr is not None and not np.all(np.isfinite(arr.astype(np.float64))):
             raise ValueError(f"{where} contains NaN or inf")
@@ -171,7 +175,14 @@ def check_params(name: str, tree: PyTree) -> None:
 
 
 def params_dtype(params: PyTree) -> Any:
-    """The floating dtype an optimizer keeps its scalars in: the params' common dtype."""
+    """The floating dtype an optimizer keeps its scalars in: the params' common dtype.
+
+    Every optimizer's ``init`` calls it, so a hand-written loop that passes int, bool, complex
+    or half-precision params gets the TypeError `subopt.run` gives (instead of a state whose
+    step is cast to the params' dtype: 0.1 -> 0 for int32).
+    """
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        check_dtype(f"params{jax.tree_util.keystr(path)}", jnp.result_type(leaf))
     leaves = jax.tree_util.tree_leaves(params)
     return jnp.result_type(*leaves) if leaves else jnp.zeros(()).dtype
 

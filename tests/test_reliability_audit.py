@@ -573,3 +573,11 @@ def test_apply_prox_and_optax_chain_step_limits():
     huge = solve(1e300)
     assert huge.status in (so.Status.DIVERGED, so.Status.NONFINITE)
     assert np.all(np.isfinite(huge.params))
+
+
+@pytest.mark.parametrize("name", sorted(HAND_OPTIMIZERS))
+def test_init_by_hand_rejects_integer_boolean_complex_and_half_params(name):
+    opt = HAND_OPTIMIZERS[name]()
+    for dtype in (jnp.int32, jnp.bool_, jnp.complex64, jnp.float16, jnp.bfloat16):
+        with pytest.raises(TypeError, match=r"params\['b'\]"):
+            opt.init({"a": jnp.zeros(2), "b": jnp.zeros(3, dtype)})

@@ -285,8 +285,11 @@ def test_polyak_reports_best_iterate_and_gap(svm):
     assert float(res.value) == min(float(f0), float(jnp.min(res.history.value)))
     np.testing.assert_allclose(res.value, p.fun(res.params), rtol=1e-14)
     np.testing.assert_allclose(res.stationarity, float(res.value) - f_star, rtol=1e-12)
-    # the recorded measure is f_best - f*, so it never increases
-    assert np.all(np.diff(np.asarray(res.history.stationarity)) <= 0)
+    # the recorded measure is |f_best - f*| with f* below every iterate here, so it never
+    # increases (up to one rounding: XLA may evaluate f in two fusions that differ by an ulp)
+    s = np.asarray(res.history.stationarity)
+    ulp_of_f = np.finfo(s.dtype).eps * float(jnp.max(jnp.abs(res.history.value)))
+    assert np.all(np.diff(s) <= 4 * ulp_of_f)
 
 
 @given(

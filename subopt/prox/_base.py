@@ -152,6 +152,14 @@ def cast(value: Any, dtype: Any) -> jax.Array:
     return jnp.asarray(value).astype(dtype)
 
 
+def scalar_radius(radius: Any, dtype: Any) -> jax.Array:
+    """A ball's radius as a 0-d array of ``dtype``; a non-scalar radius is a ValueError."""
+    radius = jnp.asarray(radius)
+    if radius.ndim:
+        raise ValueError(f"radius must be a scalar here, got shape {radius.shape}")
+    return radius.astype(dtype)
+
+
 def tree_sum(values: list) -> jax.Array:
     """The sum of a list of scalars, in their dtype (a 0-d zero for an empty list)."""
     if not values:

@@ -25,6 +25,7 @@ from subopt.prox._base import (
     regularizer,
     rtol,
     safe_norm,
+    scalar_radius,
     tree_dtype,
     tree_sum,
 )
@@ -232,13 +233,6 @@ def linf_ball(radius: Any) -> LinfBall:
     return LinfBall(hyperparameter_tree("radius", radius))
 
 
-def _radius(radius, dtype):
-    radius = jnp.asarray(radius)
-    if radius.ndim:
-        raise ValueError(f"radius must be a scalar here, got shape {radius.shape}")
-    return radius.astype(dtype)
-
-
 @regularizer
 class L2Ball(Regularizer):
     """The indicator of {||x||_2 <= radius}, the global norm of the pytree (see `l2_ball`)."""
@@ -248,7 +242,7 @@ class L2Ball(Regularizer):
     def _parts(self, x):
         leaves = jax.tree_util.tree_leaves(x)
         n = safe_norm(leaves)
-        r = _radius(self.radius, n.dtype)
+        r = scalar_radius(self.radius, n.dtype)
         tol = rtol(n.dtype)
         return leaves, n, r, n <= r * (1 + tol), n >= r * (1 - tol)
 

@@ -21,6 +21,7 @@ from subopt.prox._base import (
     nan_unless,
     regularizer,
     rtol,
+    scalar_radius,
     tree_dtype,
 )
 
@@ -140,13 +141,6 @@ def _masked_prefix(values: jax.Array, eligible: jax.Array):
     return sums, counts, valid
 
 
-def _scalar_radius(radius, dtype):
-    radius = jnp.asarray(radius)
-    if radius.ndim:
-        raise ValueError(f"radius must be a scalar here, got shape {radius.shape}")
-    return radius.astype(dtype)
-
-
 @regularizer
 class L1Ball(Regularizer):
     """The indicator of {||x||_1 <= radius} over the whole pytree (see `l1_ball`)."""
@@ -155,7 +149,7 @@ class L1Ball(Regularizer):
 
     def _parts(self, x):
         flat, unravel = flatten(x)
-        r = _scalar_radius(self.radius, flat.dtype)
+        r = scalar_radius(self.radius, flat.dtype)
         n = jnp.sum(jnp.abs(flat))
         tol = rtol(flat.dtype, flat.size)
         return flat, unravel, r, n <= r * (1 + tol), n >= r * (1 - tol)

@@ -48,11 +48,6 @@ def _max(x: jax.Array, axis: Axis, keepdims: bool) -> jax.Array:
     return jnp.max(x, axis=axis, keepdims=keepdims)
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2))
-def _min(x: jax.Array, axis: Axis, keepdims: bool) -> jax.Array:
-    return jnp.min(x, axis=axis, keepdims=keepdims)
-
-
 @_max.defjvp
 def _max_jvp(axis, keepdims, primals, tangents):
     (x,), (t,) = primals, tangents
@@ -60,11 +55,9 @@ def _max_jvp(axis, keepdims, primals, tangents):
     return _max(x, axis, keepdims), jnp.sum(w.astype(t.dtype) * t, axis=axis, keepdims=keepdims)
 
 
-@_min.defjvp
-def _min_jvp(axis, keepdims, primals, tangents):
-    (x,), (t,) = primals, tangents
-    w = _even_split(x, jnp.min(x, axis=axis, keepdims=True), axis)
-    return _min(x, axis, keepdims), jnp.sum(w.astype(t.dtype) * t, axis=axis, keepdims=keepdims)
+def _min(x: jax.Array, axis: Axis, keepdims: bool) -> jax.Array:
+    """min x = -max(-x): negation is linear, so ``_max``'s rule gives the even split here too."""
+    return -_max(-x, axis, keepdims)
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> jax.Array:  # noqa: A001

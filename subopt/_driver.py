@@ -56,23 +56,43 @@ def _find(state: PyTree, method: str) -> Any:
 def _inspect(state: PyTree, params: PyTree, value: jax.Array, grad: PyTree) -> tuple:
     """``(finite, stationarity)`` at a point, in as few passes over the data as we can.
 
-    One reduction finds m = max |grad| and turns NaN/inf if any entry of ``grad`` or
-    ``params`` is not finite (``0 * x`` is 0 for finite x, NaN otherwise); the default
-    measure, the gradient norm, reuses m to scale its sum of squares (no overflow, no
-    underflow). Every pass here runs once per step, so fewer passes is less overhead.
+    One variadic reduction per leaf finds m = max |grad|, which turns NaN/inf if any entry of
+    ``grad`` or ``params`` is not finite (``0 * x`` is 0 for finite x, NaN otherwise), and
+    the sum of squares for the default measure, the gradient norm. Only when that sum
+    overflowed or underflowed does a second pass rescale by m (under ``lax.cond``, so the
+    common step pays for one pass). Every pass runs once per step: fewer is less overhead.
     """
-    leaves = [
-        jnp.max(jnp.abs(g) + 0 * p, initial=0.0)
-        for g, p in zip(jax.tree_util.tree_leaves(grad), jax.tree_util.tree_leaves(params))
-    ]
-    m = jnp.max(jnp.stack(leaves)) if leaves else jnp.zeros(())
-    finite = jnp.isfinite(m)
+    grads, ps = jax.tree_util.tree_leaves(grad), jax.tree_util.tree_leaves(params)
     node = _find(state, "report_stationarity")
+    if not grads:
+        finite = jnp.array(True)
+        return finite, (jnp.zeros(()) if node is None else node.report_stationarity(
+            params, value, grad))
+    # one variadic reduction per leaf: max(|g| + 0 x) (NaN/inf anywhere shows here) and sum g^2
+    parts = [
+        jax.lax.reduce(
+            (jnp.abs(g) + 0 * p, jnp.square(g)),
+            (jnp.zeros((), g.dtype), jnp.zeros((), g.dtype)),
+            lambda a, b: (jnp.maximum(a[0], b[0]), a[1] + b[1]),
+            tuple(range(g.ndim)),
+        )
+        for g, p in zip(grads, ps)
+    ]
+    m = jnp.max(jnp.stack([mx for mx, _ in parts]))
+    finite = jnp.isfinite(m)
     if node is not None:
         return finite, node.report_stationarity(params, value, grad)
-    safe = jnp.where(finite & (m > 0), m, 1.0)
-    sq = [jnp.sum(jnp.square(g / safe.astype(g.dtype))) for g in jax.tree_util.tree_leaves(grad)]
-    norm = safe * jnp.sqrt(sum(sq[1:], sq[0])) if sq else jnp.zeros(())
+    sq = sum((s for _, s in parts[1:]), parts[0][1])
+    plain = jnp.sqrt(sq)
+    tiny = jnp.finfo(jnp.result_type(sq)).tiny
+
+    def scaled(_):  # the sum of squares over- or underflowed: rescale by m (rare)
+        safe = jnp.where(m > 0, m, 1.0)
+        total = sum(jnp.sum(jnp.square(g / safe.astype(g.dtype))) for g in grads)
+        return (safe * jnp.sqrt(total)).astype(plain.dtype)
+
+    rescale = finite & ((sq == jnp.inf) | ((sq < 1e3 * tiny) & (m > 0)))
+    norm = jax.lax.cond(rescale, scaled, lambda _: plain, None)
     return finite, jnp.where(finite, norm, m)
 
 
@@ -161,10 +181,12 @@ def _run(update, fun, max_steps, record, x0, state0, tol, divergence_threshold):
                 history.value.at[k - 1].set(jnp.where(commit, fx, jnp.nan).astype(dtype)),
                 history.stationarity.at[k - 1].set(jnp.where(commit, new_s, jnp.nan)),
             )
-        x, state, fs, g = tree_select(
-            commit, (new_x, new_state, jnp.stack([new_f, new_s]), new_g), (x, state, fs, g)
+        # an uncommitted step always ends the loop (NONFINITE or DIVERGED), and the gradient is
+        # not part of the result, so only what the result reports needs the select
+        x, state, fs = tree_select(
+            commit, (new_x, new_state, jnp.stack([new_f, new_s])), (x, state, fs)
         )
-        return (jnp.stack([k, status]), x, state, fs, g, history)
+        return (jnp.stack([k, status]), x, state, fs, new_g, history)
 
     ints, x, state, fs, _, history = jax.lax.while_loop(cond, body, carry0)
     k, status, f, s = ints[0], ints[1], fs[0], fs[1]

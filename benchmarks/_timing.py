@@ -28,7 +28,8 @@ def interleaved(
     Args:
       contenders: name -> a zero-argument callable that runs the work to completion (it must
         block on its result itself, e.g. with `block`).
-      rounds: timed rounds; each round calls every contender once, in turn.
+      rounds: timed rounds; each round calls every contender once, in turn, starting from a
+        different contender each round.
       warmup: untimed calls of each contender first (compilation, caches). The first warm-up
         call's time is reported as ``first_s`` (compile plus one run).
 
@@ -43,10 +44,12 @@ def interleaved(
             if i == 0:
                 first[name] = time.perf_counter() - t0
     times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, fn in contenders.items():
+    order = list(contenders)
+    for r in range(rounds):
+        # rotate who goes first each round, so no contender always follows the same one
+        for name in order[r % len(order):] + order[: r % len(order)]:
             t0 = time.perf_counter()
-            fn()
+            contenders[name]()
             times[name].append(time.perf_counter() - t0)
     return {
         name: {

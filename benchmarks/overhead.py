@@ -65,7 +65,7 @@ def compare(name: str, opt: Any, fun, x0, steps: int, rounds: int) -> dict:
 def run(quick: bool = False) -> list[dict]:
     m, n = (200, 50) if quick else (2000, 500)
     steps = 50 if quick else 2000
-    rounds = 1 if quick else 9
+    rounds = 1 if quick else 15
     p = so.problems.least_squares(m, n, dtype=jnp.float32)
     lr = 1.0 / float(p.lipschitz)  # pyright: ignore[reportArgumentType]
     lasso_reg = so.prox.l1(0.01)

@@ -135,11 +135,12 @@ def _run(update, fun, max_steps, record, x0, state0, tol, divergence_threshold):
         return jnp.isnan(f) | ~finite | jnp.isnan(measure), measure
 
     bad0, s0 = inspect(state0, x0, f0, g0)
+    code = {status: jnp.int32(status) for status in (*Status, RUNNING)}  # no int64 under x64
     status0 = jnp.where(
         bad0 | jnp.isinf(f0),
-        Status.NONFINITE,
-        jnp.where(s0 <= tol, Status.CONVERGED, RUNNING),
-    ).astype(jnp.int32)
+        code[Status.NONFINITE],
+        jnp.where(s0 <= tol, code[Status.CONVERGED], code[RUNNING]),
+    )
     history = None
     if record:
         nan = jnp.full((max_steps,), jnp.nan, dtype)
@@ -163,17 +164,17 @@ def _run(update, fun, max_steps, record, x0, state0, tol, divergence_threshold):
         diverged = infinite | (jnp.abs(new_f - f0) > bound)
         status = jnp.where(
             nonfinite,
-            Status.NONFINITE,
+            code[Status.NONFINITE],
             jnp.where(
                 diverged,
-                Status.DIVERGED,
+                code[Status.DIVERGED],
                 jnp.where(
                     new_s <= tol,
-                    Status.CONVERGED,
-                    jnp.where(k >= max_steps, Status.MAX_STEPS, RUNNING),
+                    code[Status.CONVERGED],
+                    jnp.where(k >= max_steps, code[Status.MAX_STEPS], code[RUNNING]),
                 ),
             ),
-        ).astype(jnp.int32)
+        )
         commit = ~nonfinite & ~infinite
         if record:
             _, fx = _iterate(new_state, new_x, new_f, fun)

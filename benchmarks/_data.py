@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -32,3 +33,15 @@ def logistic_data(m: int, n: int, *, seed: int = 0):
     p = 1.0 / (1.0 + np.exp(-(x @ rng.standard_normal(n))))
     y = (rng.random(m) < p).astype(float)
     return x, y
+
+
+def least_squares(a: np.ndarray, b: np.ndarray):
+    """The smooth part f(x) = ||Ax - b||^2 / (2m) as a jax function, and its Lipschitz constant."""
+    m = a.shape[0]
+    A, B = jnp.asarray(a), jnp.asarray(b)
+
+    def f(x):
+        r = A @ x - B
+        return 0.5 * jnp.dot(r, r) / m
+
+    return f, float(np.linalg.norm(a, 2) ** 2 / m)

@@ -24,20 +24,14 @@ import jax.numpy as jnp
 import numpy as np
 
 import subopt as so
-from benchmarks._data import lasso_data
+from benchmarks._data import lasso_data, least_squares
 from benchmarks._timing import TraceCounter, block, interleaved
 
 
 def _problem(m: int, n: int, grid: int):
     a, b, lam_max = lasso_data(m, n)
     lams = lam_max * np.geomspace(1.0, 1e-2, grid)
-    lipschitz = float(np.linalg.norm(a, 2) ** 2 / m)
-    A, B = jnp.asarray(a), jnp.asarray(b)
-
-    def f(x):
-        r = A @ x - B
-        return 0.5 * jnp.dot(r, r) / m
-
+    f, lipschitz = least_squares(a, b)
     return a, b, lams, lipschitz, f
 
 

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import subopt as so
-from benchmarks._data import lasso_data
+from benchmarks._data import lasso_data, least_squares
 from benchmarks._timing import block, interleaved
 
 LADDER = [c * 10.0**-e for e in range(1, 12) for c in (1.0, 0.3)]
@@ -43,13 +43,7 @@ MAX_STEPS = 200_000
 def _problem(m: int, n: int, rho: float, lam_ratio: float, seed: int = 0):
     a, b, lam_max = lasso_data(m, n, rho=rho, seed=seed)
     lam = lam_ratio * lam_max
-    A, B = jnp.asarray(a), jnp.asarray(b)
-
-    def f(x):
-        r = A @ x - B
-        return 0.5 * jnp.dot(r, r) / m
-
-    lipschitz = float(np.linalg.norm(a, 2) ** 2 / m)
+    f, lipschitz = least_squares(a, b)
     return a, b, lam, lipschitz, f
 
 

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import subopt as so
-from benchmarks._data import lasso_data
+from benchmarks._data import lasso_data, least_squares
 from benchmarks._timing import block, interleaved
 
 TOL = 1e-6
@@ -31,12 +31,8 @@ def _size_point(n: int, rounds: int) -> dict:
     m = n // 2
     a, b, lam_max = lasso_data(m, n, seed=1)
     lam = lam_max / 10
-    step = 1.0 / float(np.linalg.norm(a, 2) ** 2 / m)
-    A, B = jnp.asarray(a), jnp.asarray(b)
-
-    def f(x):
-        r = A @ x - B
-        return 0.5 * jnp.dot(r, r) / m
+    f, lipschitz = least_squares(a, b)
+    step = 1.0 / lipschitz
 
     x0 = jnp.zeros(n)
     opt = so.fista(so.prox.l1(lam), learning_rate=step)
@@ -58,12 +54,8 @@ def _grid_point(size: int, rounds: int) -> dict:
     m, n = 100, 200
     a, b, lam_max = lasso_data(m, n, seed=2)
     lams = jnp.asarray(lam_max * np.geomspace(1.0, 1e-2, size))
-    step = 1.0 / float(np.linalg.norm(a, 2) ** 2 / m)
-    A, B = jnp.asarray(a), jnp.asarray(b)
-
-    def f(x):
-        r = A @ x - B
-        return 0.5 * jnp.dot(r, r) / m
+    f, lipschitz = least_squares(a, b)
+    step = 1.0 / lipschitz
 
     x0 = jnp.zeros(n)
 

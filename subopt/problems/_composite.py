@@ -18,6 +18,7 @@ import numpy as np
 
 from subopt import prox
 from subopt.problems._base import Problem, as_float
+from subopt.problems._smooth import logistic_loss
 
 
 def _design(rng, m: int, n: int, correlation: float) -> np.ndarray:
@@ -259,17 +260,9 @@ def sparse_logistic_regression(
     y = (rng.random(m) < p).astype(float)
     lam_max = float(np.max(np.abs(x.T @ (y - y.mean()))) / m)
     lam = 0.1 * lam_max if lam is None else float(lam)
-    X, Y = as_float(x, dtype), as_float(y, dtype)
-
-    def fun(params):
-        z = X @ params["w"] + params["b"]
-        return jnp.mean(jax.nn.softplus(z) - Y * z)
-
-    x1 = np.hstack([x, np.ones((m, 1))])
-    lipschitz = float(np.linalg.norm(x1, 2) ** 2 / (4 * m))
-    x0 = {"w": jnp.zeros(n, X.dtype), "b": jnp.zeros((), X.dtype)}
+    fun, x0, lipschitz, data = logistic_loss(x, y, dtype)
     reg = prox.l1({"w": lam, "b": 0.0})
-    data = {"X": X, "y": Y, "w_true": w_true, "lam": lam, "lam_max": lam_max}
+    data = {**data, "w_true": w_true, "lam": lam, "lam_max": lam_max}
     return Problem("sparse logistic regression", fun, x0, data, reg, lipschitz)
 
 

@@ -56,6 +56,17 @@ def logistic_regression(
     w_true = rng.standard_normal(n)
     p = 1.0 / (1.0 + np.exp(-(x @ w_true + 0.5)))
     y = (rng.random(m) < p).astype(float)
+    fun, x0, lipschitz, data = logistic_loss(x, y, dtype)
+    return Problem("logistic regression", fun, x0, data, None, lipschitz)
+
+
+def logistic_loss(x: np.ndarray, y: np.ndarray, dtype: Any) -> tuple:
+    """Mean cross-entropy with a bias on data (x, y): ``(fun, x0, lipschitz, data)``.
+
+    Params are ``{"w": (n,), "b": ()}``; L = ||[x, 1]||_2^2 / (4m) bounds the gradient's
+    Lipschitz constant. Shared by the plain and the sparse logistic regression problems.
+    """
+    m, n = x.shape
     X, Y = as_float(x, dtype), as_float(y, dtype)
 
     def fun(params):
@@ -65,4 +76,4 @@ def logistic_regression(
     x1 = np.hstack([x, np.ones((m, 1))])
     lipschitz = float(np.linalg.norm(x1, 2) ** 2 / (4 * m))
     x0 = {"w": jnp.zeros(n, X.dtype), "b": jnp.zeros((), X.dtype)}
-    return Problem("logistic regression", fun, x0, {"X": X, "y": Y}, None, lipschitz)
+    return fun, x0, lipschitz, {"X": X, "y": Y}

@@ -32,12 +32,15 @@ class Status(enum.IntEnum):
       DIVERGED: the objective left the documented bound (see `subopt.run`), or became +-inf.
       NONFINITE: the objective or gradient became NaN (or a gradient became inf); the last
         finite iterate is returned.
+      INVALID: a (traced) hyperparameter is invalid: a step that is not > 0 and finite, a
+        negative or NaN weight, an empty constraint set. Concrete invalid values raise instead.
     """
 
     CONVERGED = 0
     MAX_STEPS = 1
     DIVERGED = 2
     NONFINITE = 3
+    INVALID = 4
 
 
 RUNNING = -1  # internal status of a lane still iterating

@@ -63,6 +63,12 @@ class Regularizer:
     def directional(self, x: PyTree, d: PyTree) -> jax.Array:
         raise NotImplementedError
 
+    def is_valid(self) -> jax.Array:
+        """A 0-d bool: False when a (possibly traced) hyperparameter makes the term improper
+        (a negative or NaN weight, an empty constraint set). Optimizers report it to
+        `subopt.run`, which then ends the run ``Status.INVALID``. Default: True."""
+        return jnp.array(True)
+
 
 def regularizer(cls: type) -> type:
     """Class decorator: a frozen dataclass pytree whose fields are all data leaves."""

@@ -1,8 +1,12 @@
 """Run every benchmark side by side: ``python -m benchmarks [--quick] [--only NAME ...]``.
 
 Prints one table per comparison (median seconds of interleaved runs after warm-up, and the
-ratio each comparison is judged by), then writes ``results/benchmarks.json`` (or
-``results/quick.json`` with ``--quick``) and the scaling plots as PNG.
+ratio each comparison is judged by, with every target marked ``met`` or ``MISSED``), then
+writes ``results/benchmarks.json``, ``benchmarks.md`` and the scaling plots as PNG. A
+``--quick`` smoke run writes into a temporary folder unless ``--out`` is given, so it never
+leaves the working tree dirty. The modules are every ``benchmarks/<name>.py`` that defines
+``run(quick) -> list[dict]``; a record may carry ``target``: the value under the key
+``judged_by`` (default ``"ratio"``) must be <= target.
 """
 
 from __future__ import annotations
@@ -13,12 +17,29 @@ import json
 import pathlib
 import platform
 import sys
+import tempfile
 import time
 
 import jax
 
-MODULES = ["overhead", "lasso_jaxopt", "lasso_grid", "logreg_grid", "scaling"]
 RESULTS = pathlib.Path(__file__).parent / "results"
+MODULES = sorted(
+    p.stem
+    for p in pathlib.Path(__file__).parent.glob("*.py")
+    if not p.stem.startswith("_") and "def run(" in p.read_text()
+)
+
+
+def verdict(record: dict) -> str:
+    """'' without a target, else ' (target <= T: met)' or ' (target <= T: MISSED)'."""
+    key = record.get("judged_by", "ratio")
+    if "target" not in record or key not in record:
+        return ""
+    met = float(record[key]) <= float(record["target"])
+    label = "" if key == "ratio" else f"{key} "
+    return f" ({label}{float(record[key]):.3f}, target <= {record['target']}: " + (
+        "met)" if met else "MISSED)"
+    )
 
 
 def machine() -> str:
@@ -39,15 +60,18 @@ def _fmt_table(record: dict) -> str:
     ratios = record.get("ratios")
     if ratios is None and "ratio" in record:
         ratios = {record["ratio_label"]: record["ratio"]}
-        lines.append(f"ratio {record['ratio_label']} = {record['ratio']:.3f}"
-                     + (f" (target <= {record['target']})" if "target" in record else ""))
+        lines.append(f"ratio {record['ratio_label']} = {record['ratio']:.3f}{verdict(record)}")
+    elif "target" in record:
+        lines.append(f"target <= {record['target']}{verdict(record)}")
     first = record.get("first_call_s", {})
     for name, t in times.items():
         extra = ""
         if isinstance(record.get("ratios"), dict) and name in record["ratios"]:
             extra = f"  x{record['ratios'][name]:.3f}"
-        lines.append(f"  {name:<34} median {t['median_s'] * 1e3:10.2f} ms"
-                     f"  first call {first.get(name, t['first_s']):.2f} s{extra}")
+        lines.append(
+            f"  {name:<34} median {t['median_s'] * 1e3:10.2f} ms"
+            f"  first call {first.get(name, t['first_s']):.2f} s{extra}"
+        )
     for key in ("objective_traces", "max_rel_gap", "max_abs_param_diff_vs_sweep", "same_result"):
         if key in record:
             lines.append(f"  {key}: {record[key]}")
@@ -60,8 +84,12 @@ def markdown(payload: dict) -> str:
     for record in payload["records"]:
         if "times" not in record:
             continue
-        lines += [f"**{record['comparison']}**", "",
-                  f"| contender | median | {record['ratio_label']} |", "|---|---|---|"]
+        lines += [
+            f"**{record['comparison']}**{verdict(record)}",
+            "",
+            f"| contender | median | {record['ratio_label']} |",
+            "|---|---|---|",
+        ]
         ratios = record.get("ratios") or {}
         for name, t in record["times"].items():
             ratio = ratios.get(name, record.get("ratio") if name == "so.run" else 1.0)
@@ -74,7 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run (seconds)")
     parser.add_argument("--only", nargs="*", choices=MODULES, help="run only these modules")
-    parser.add_argument("--out", default=str(RESULTS), help="folder for the JSON")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="folder for the results (default: benchmarks/results, or a "
+        "temporary folder with --quick)",
+    )
     args = parser.parse_args(argv)
     jax.config.update("jax_enable_x64", True)  # float32 data is asked for explicitly
 
@@ -89,11 +122,20 @@ def main(argv: list[str] | None = None) -> int:
             record["module"] = name
             records.append(record)
             print(_fmt_table(record), flush=True)
-    folder = pathlib.Path(args.out)
+    if args.out is not None:
+        folder = pathlib.Path(args.out)
+    elif args.quick:
+        folder = pathlib.Path(tempfile.mkdtemp(prefix="subopt-bench-"))
+    else:
+        folder = RESULTS
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / ("quick.json" if args.quick else "benchmarks.json")
-    payload = {"machine": machine(), "quick": args.quick, "seconds": time.perf_counter() - t0,
-               "records": records}
+    payload = {
+        "machine": machine(),
+        "quick": args.quick,
+        "seconds": time.perf_counter() - t0,
+        "records": records,
+    }
     out.write_text(json.dumps(payload, indent=1, default=float))
     out.with_suffix(".md").write_text(markdown(payload))
     print(f"\nmachine: {payload['machine']}\nwrote {out} ({payload['seconds']:.0f} s)")

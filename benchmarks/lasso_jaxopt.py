@@ -148,6 +148,7 @@ def compare(
         "so_over_jaxopt": base / times["jaxopt"]["median_s"],
         "so_over_sklearn": base / times["sklearn"]["median_s"],
         "target": 0.25,
+        "judged_by": "so_over_jaxopt",
         "tolerances": chosen,
         "steps": steps,
         "max_rel_gap": gaps,

@@ -7,6 +7,7 @@ second, already-compiled run; the compile column is the first call's extra time.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 from collections.abc import Callable
@@ -104,9 +105,8 @@ def _plot(path: str, curves: list[tuple[str, Any]]) -> None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-    except ImportError:
-        print("--plot needs matplotlib: pip install 'subopt[examples]'", file=sys.stderr)
-        return
+    except ImportError as err:  # checked in main() already; a broken install still says so
+        raise SystemExit("--plot needs matplotlib: pip install 'subopt[examples]'") from err
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for label, stationarity in curves:
         ax.semilogy(stationarity, label=label)
@@ -132,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--x64", action="store_true", help="run in float64 instead of float32")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        # check before solving: a 25 s run that then cannot write the figure helps nobody
+        print("--plot needs matplotlib: pip install 'subopt[examples]'", file=sys.stderr)
+        return 2
     if args.x64:
         jax.config.update("jax_enable_x64", True)
 

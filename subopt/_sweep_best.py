@@ -119,8 +119,8 @@ def sweep_best(
     flat = int(np.lexsort((signed.ravel(), ~ok.ravel()))[0])  # stable: ties keep row-major
     index = tuple(int(i) for i in np.unravel_index(flat, shape))
     point = {
-        k: jax.tree_util.tree_map(lambda x, i=i: np.asarray(take(x, (i,)))[()], axes[k])
+        k: jax.tree_util.tree_map(lambda x: np.asarray(x)[()], take(axes[k], (i,)))
         for k, i in zip(names, index)
     }
-    picked = jax.tree_util.tree_map(lambda x: take(x, index), result)
+    picked = take(result, index)
     return BestPoint(index, point, score[index], picked)

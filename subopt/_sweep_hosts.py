@@ -72,56 +72,76 @@ def as_input(values: PyTree, mesh: Mesh | None) -> PyTree:
     return jax.tree_util.tree_map(one, values)
 
 
-def _bytes(x: Any) -> np.ndarray:
-    """A leaf's bits as uint8, so NaN compares equal to the same NaN."""
-    return np.ascontiguousarray(np.asarray(x)).reshape(-1).view(np.uint8)
+def _digest(chunks: list[bytes]) -> np.ndarray:
+    h = hashlib.sha256()
+    for c in chunks:
+        h.update(c)
+    return np.frombuffer(h.digest()[:8], np.uint8)
 
 
 def check_same_on_every_process(axes: dict[str, PyTree]) -> None:
     """Raise a ValueError naming the first axis whose concrete values differ across processes.
 
-    Global arrays (not fully addressable) are one value by construction and traced axes
-    cannot be read: both are skipped. The check is a few tiny all-gathers, once per call.
+    The axes' names, shapes and dtypes are compared first (``multihost_utils.assert_equal``),
+    then one 8-byte digest of each axis's bits (so NaN equals the same NaN, and a stack of
+    datasets is not sent anywhere): two tiny all-gathers per call. Global arrays (not fully
+    addressable) are one value by construction and traced axes cannot be read: both are
+    skipped.
     """
     checked = {
-        name: [leaf for leaf in jax.tree_util.tree_leaves(v) if is_concrete(leaf)]
+        name: [x for x in jax.tree_util.tree_leaves(v) if is_concrete(x) and not _is_global(x)]
         for name, v in axes.items()
     }
-    checked = {name: [x for x in xs if not _is_global(x)] for name, xs in checked.items()}
-    layout = repr(
-        [(n, [(np.shape(x), np.asarray(x).dtype.str) for x in xs]) for n, xs in checked.items()]
-    )
-    digest = np.frombuffer(hashlib.sha256(layout.encode()).digest()[:8], np.uint8)
+    checked = {
+        name: [np.ascontiguousarray(np.asarray(x)) for x in xs] for name, xs in checked.items()
+    }
+    layout = repr([(n, [(x.shape, x.dtype.str) for x in xs]) for n, xs in checked.items()])
     try:
-        multihost_utils.assert_equal(digest, "axes")
+        multihost_utils.assert_equal(_digest([layout.encode()]), "axes")
     except AssertionError:
         raise ValueError(
             f"the sweep's axes differ between processes in names, lengths or dtypes "
             f"(this process: {layout}); every process must pass the same axes"
         ) from None
-    for name, xs in checked.items():
-        try:
-            multihost_utils.assert_equal([_bytes(x) for x in xs], name)
-        except AssertionError:
+    mine = np.stack([_digest([x.tobytes() for x in xs]) for xs in checked.values()])
+    every = np.asarray(multihost_utils.process_allgather(mine))  # (processes, axes, 8)
+    for k, name in enumerate(checked):
+        if not np.all(every[:, k] == every[0, k]):
             raise ValueError(
                 f"axis {name!r} differs between processes; every process of a multi-process "
                 "sweep must pass the same values (build them from the same seed or file)"
-            ) from None
+            )
 
 
 def to_host(x: Any) -> np.ndarray:
     """``x`` as numpy on this process, gathering a global array from every process."""
-    if _is_global(x) and not x.is_fully_replicated:
+    if _sharded_global(x):
         return np.asarray(multihost_utils.process_allgather(x, tiled=True))
     return np.asarray(x)
 
 
-def take(x: Any, index: tuple[int, ...]) -> Any:
-    """``x[index]``; for a global sharded array, the entry replicated on its devices."""
-    if not _is_global(x) or x.is_fully_replicated:
-        return x[index]
-    sharding = x.sharding
-    if isinstance(sharding, NamedSharding):
-        out = NamedSharding(sharding.mesh, PartitionSpec())
-        return jax.jit(lambda y: y[index], out_shardings=out)(x)
-    return to_host(x)[index]
+def take(tree: PyTree, index: tuple[int, ...]) -> PyTree:
+    """``x[index]`` for every leaf; a global sharded leaf's entry comes back replicated on its
+    devices (one small program per mesh), readable on every process."""
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    out = [None if _sharded_global(x) else x[index] for x in leaves]
+    by_mesh: dict[Any, list[int]] = {}
+    for i, x in enumerate(leaves):
+        if _sharded_global(x):
+            sharding = x.sharding
+            if isinstance(sharding, NamedSharding):
+                by_mesh.setdefault(sharding.mesh, []).append(i)
+            else:
+                out[i] = to_host(x)[index]
+    for mesh, idx in by_mesh.items():
+        picked = jax.jit(
+            lambda *xs: [x[index] for x in xs],
+            out_shardings=NamedSharding(mesh, PartitionSpec()),
+        )(*[leaves[i] for i in idx])
+        for i, y in zip(idx, picked):
+            out[i] = y
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
+def _sharded_global(x: Any) -> bool:
+    return _is_global(x) and not x.is_fully_replicated

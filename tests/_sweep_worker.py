@@ -4,7 +4,8 @@
 with the fake CPU devices the parent's XLA_FLAGS give it) joined by ``jax.distributed`` on
 127.0.0.1, gloo collectives. It runs `cases()` over all global devices, gathers each result with
 ``process_allgather(res, tiled=True)`` and writes them to OUT (npz), with `sweep_best` of a
-sharded result and the error of an axis that differs between the processes.
+sharded result (and of an axis that is sharded too) and the error of an axis that differs
+between the processes.
 
 ``python tests/_sweep_worker.py devices OUT``: one process with 4 fake CPU devices: both
 modes, the result's shardings, no retrace on new values, and the compiled HLO of each mode
@@ -92,6 +93,7 @@ def hosts(port: int, process_id: int, out: str) -> None:
         initialization_timeout=60,
     )
     from jax.experimental.multihost_utils import process_allgather
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
     assert jax.process_count() == 2 and len(jax.devices()) == 2 * len(jax.local_devices())
     saved = {}
@@ -99,7 +101,14 @@ def hosts(port: int, process_id: int, out: str) -> None:
         res = so.sweep(solve, devices=jax.devices(), batch_size=batch_size, mode=mode, **ax)
         if name == "even_chunked":  # each process holds only its own tiles
             assert not res.value.is_fully_addressable
-            best = so.sweep_best(res, ax)
+            # and an axis this process holds only half of: lr sharded over the 4 devices
+            mesh = Mesh(np.array(jax.devices()), ("d",))
+            lrs = ax["lr"]
+            lr = jax.make_array_from_callback(
+                lrs.shape, NamedSharding(mesh, PartitionSpec("d")), lrs.__getitem__
+            )
+            assert not lr.is_fully_addressable
+            best = so.sweep_best(res, {"lr": lr, "tol": ax["tol"]})
             saved["best_index"] = np.array(best.index)
             saved["best_point"] = np.array([best.point["lr"], best.point["tol"]])
             saved["best_score"] = np.asarray(best.score)
@@ -113,6 +122,11 @@ def hosts(port: int, process_id: int, out: str) -> None:
         saved["mismatch"] = np.array("no error")
     except ValueError as err:
         saved["mismatch"] = np.array(str(err))
+    try:  # a grid of another length on each process
+        so.sweep(solve, devices=jax.devices(), **axes(4 + process_id, 3))
+        saved["mismatch_shape"] = np.array("no error")
+    except ValueError as err:
+        saved["mismatch_shape"] = np.array(str(err))
     np.savez(out, **saved)
     jax.distributed.shutdown()
 

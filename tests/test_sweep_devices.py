@@ -127,6 +127,7 @@ def test_two_processes_of_two_devices_equal_one_process(tmp_path):
         np.testing.assert_array_equal(got["best_point"], [best.point["lr"], best.point["tol"]])
         assert_same(got["best_params"], np.asarray(best.result.params), "best params")
         assert "axis 'lr' differs between processes" in str(got["mismatch"])
+        assert "differ between processes in names, lengths" in str(got["mismatch_shape"])
 
 
 def test_tasks_in_separate_processes_merge_into_the_whole_sweep(tmp_path):

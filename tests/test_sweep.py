@@ -153,6 +153,19 @@ def test_batch_size_gives_identical_results(batch_size):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize("mode", ["per_device", "global"])
+def test_a_one_device_mesh_changes_nothing(mode):
+    # the device paths in this process (more devices: tests/test_sweep_devices.py)
+    plain = so.sweep(solve, lr=LRS, tol=TOLS)
+    meshed = so.sweep(solve, lr=LRS, tol=TOLS, devices=jax.devices()[:1], mode=mode)
+    for a, b in zip(leaves(plain), leaves(meshed)):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        if jnp.issubdtype(a.dtype, jnp.integer):
+            np.testing.assert_array_equal(a, b)
+        else:  # the same lanes on the same device: equal up to XLA's fusion choices
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
 @given(
     lr=st.lists(st.floats(0.01, 2.2), min_size=3, max_size=3),
     tol=st.lists(st.floats(1e-9, 1e-2), min_size=2, max_size=2),

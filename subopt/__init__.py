@@ -28,6 +28,7 @@ from subopt._subgradient import (
     subgradient_descent,
 )
 from subopt._sweep import BestPoint, sweep, sweep_best
+from subopt._sweep_tasks import merge_sweeps, sweep_task
 
 __version__ = "0.1.0"
 
@@ -47,6 +48,7 @@ __all__ = [
     "directional_derivative",
     "fista",
     "gradient_descent",
+    "merge_sweeps",
     "min_norm_subgradient",
     "nonsmooth",
     "polyak_subgradient",
@@ -58,4 +60,5 @@ __all__ = [
     "subgradient_descent",
     "sweep",
     "sweep_best",
+    "sweep_task",
 ]

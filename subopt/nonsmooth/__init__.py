@@ -42,6 +42,7 @@ All functions work under ``grad``, ``jacrev``, ``jacfwd``, ``jvp``, ``vjp``, ``j
 """
 
 from subopt.nonsmooth._elementwise import abs, hinge, maximum, minimum, relu
+from subopt.nonsmooth._ld_derivative import lexicographic_derivative, lexicographic_gradient
 from subopt.nonsmooth._norms import l1_norm, l2_norm, linf_norm
 from subopt.nonsmooth._nuclear import nuclear_norm
 from subopt.nonsmooth._pointwise_max import pointwise_max
@@ -52,6 +53,8 @@ __all__ = [
     "hinge",
     "l1_norm",
     "l2_norm",
+    "lexicographic_derivative",
+    "lexicographic_gradient",
     "linf_norm",
     "max",
     "maximum",

@@ -41,6 +41,7 @@ All functions work under ``grad``, ``jacrev``, ``jacfwd``, ``jvp``, ``vjp``, ``j
 ``vmap``, for float32 and float64 inputs, and keep the input dtype.
 """
 
+from subopt.nonsmooth._clarke import ClarkeInfo, clarke_min_norm
 from subopt.nonsmooth._elementwise import abs, hinge, maximum, minimum, relu
 from subopt.nonsmooth._ld_derivative import lexicographic_derivative, lexicographic_gradient
 from subopt.nonsmooth._norms import l1_norm, l2_norm, linf_norm
@@ -49,7 +50,9 @@ from subopt.nonsmooth._pointwise_max import pointwise_max
 from subopt.nonsmooth._reductions import max, min
 
 __all__ = [
+    "ClarkeInfo",
     "abs",
+    "clarke_min_norm",
     "hinge",
     "l1_norm",
     "l2_norm",

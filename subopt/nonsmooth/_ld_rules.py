@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from subopt.nonsmooth._elementwise import nan_where as _nan_where
+
 
 def fill(val: jax.Array, tan, k: int, shape=None) -> jax.Array:
     """The tangent of ``val`` as an array (zeros for None), broadcast to ``shape + (k,)``."""
@@ -41,7 +43,7 @@ def fill(val: jax.Array, tan, k: int, shape=None) -> jax.Array:
 
 def nan_where(out: jax.Array, tan: jax.Array) -> jax.Array:
     """NaN tangent columns wherever the value is NaN."""
-    return jnp.where(jnp.isnan(out)[..., None], jnp.asarray(jnp.nan, tan.dtype), tan)
+    return _nan_where(jnp.asarray(out)[..., None], tan)
 
 
 def lead_sign(s0: jax.Array, t: jax.Array) -> jax.Array:

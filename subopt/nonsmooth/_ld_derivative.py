@@ -3,6 +3,7 @@ interpreter of `subopt.nonsmooth._lexicographic`."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,9 @@ def flat_leaves(name: str, x: PyTree) -> tuple[list[jax.Array], Any, Any]:
     return leaves, treedef, dtype
 
 
+@functools.partial(jax.jit, static_argnums=(0, 2, 4))
 def _evaluate(fun, leaves, treedef, tans, k):
+    # compiled as one program: op-by-op evaluation of the interpreter would be slow
     closed = jax.make_jaxpr(lambda *ls: fun(jax.tree_util.tree_unflatten(treedef, ls)))(*leaves)
     outs, touts = eval_ld(closed.jaxpr, closed.consts, leaves, tans, k)
     if len(outs) != 1:
@@ -104,7 +107,7 @@ def lexicographic_derivative(
     for v in leaves:
         tans.append(m[start : start + v.size].reshape((*v.shape, k)).astype(v.dtype))
         start += v.size
-    return _evaluate(fun, leaves, treedef, tans, k)
+    return _evaluate(fun, tuple(leaves), treedef, tuple(tans), k)
 
 
 def lexicographic_gradient(

@@ -50,12 +50,13 @@ def pointwise_max(
     with the active set :math:`A = \{i : F(x) - f_i(x) \le \text{rtol}\cdot\max(|F(x)|,
     |f_i(x)|)\}`: pieces that tie up to the rounding of their own values (a purely relative
     tolerance, so a piece that is strictly larger beyond that rounding, however close to a
-    kink, gives its own gradient: :math:`\max(x, -x)` at :math:`10^{-10}` has derivative 1). For convex :math:`f_i` this is the
-    minimum-norm element of :math:`\partial F(x)`; for nonconvex smooth pieces, of Clarke's
-    generalized gradient. The weights solve a k x k QP over the simplex built from the Gram
-    matrix of the k gradients (one ``vmap`` of the pieces' VJP): a closed form for two
-    pieces, Wolfe's exact active-set method in a capped ``while_loop`` for more. It runs under
-    ``jit``, ``vmap`` and all of jax's derivative transforms.
+    kink, gives its own gradient: :math:`\max(x, -x)` at :math:`10^{-10}` has derivative 1).
+    For convex :math:`f_i` this is the minimum-norm element of :math:`\partial F(x)`; for
+    nonconvex smooth pieces, of Clarke's generalized gradient. The weights solve a k x k QP
+    over the simplex built from the Gram matrix of the k gradients (one ``vmap`` of the
+    pieces' VJP): a closed form for two pieces, Wolfe's exact active-set method in a capped
+    ``while_loop`` for more. It runs under ``jit``, ``vmap`` and all of jax's derivative
+    transforms.
 
     Second derivatives are :math:`\sum_i \lambda_i \nabla^2 f_i(x)` with the weights held fixed
     (the active piece's Hessian away from ties; finite at ties).

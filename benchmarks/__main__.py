@@ -17,7 +17,7 @@ import time
 
 import jax
 
-MODULES = ["overhead", "lasso_jaxopt", "lasso_grid", "logreg_grid", "scaling"]
+MODULES = ["overhead", "lasso_jaxopt", "lasso_grid", "logreg_grid", "scaling", "lexicographic"]
 RESULTS = pathlib.Path(__file__).parent / "results"
 
 
@@ -48,7 +48,8 @@ def _fmt_table(record: dict) -> str:
             extra = f"  x{record['ratios'][name]:.3f}"
         lines.append(f"  {name:<34} median {t['median_s'] * 1e3:10.2f} ms"
                      f"  first call {first.get(name, t['first_s']):.2f} s{extra}")
-    for key in ("objective_traces", "max_rel_gap", "max_abs_param_diff_vs_sweep", "same_result"):
+    for key in ("objective_traces", "max_rel_gap", "max_abs_param_diff_vs_sweep", "same_result",
+                "met", "certified", "points", "descent"):
         if key in record:
             lines.append(f"  {key}: {record[key]}")
     return "\n".join(lines)

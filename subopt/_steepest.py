@@ -62,7 +62,7 @@ def _insert(bundle, offset, filled, head, v, fy, y):
 
 
 def steepest_descent(
-    *, bundle_size: int = 16, max_backtracks: int = 40, inner_iter: int = 20
+    *, bundle_size: int | None = None, max_backtracks: int = 40, inner_iter: int = 20
 ) -> optax.GradientTransformationExtraArgs:
     r"""Steepest descent along minimum-norm (epsilon-)subgradients, for convex nonsmooth f.
 
@@ -87,7 +87,8 @@ def steepest_descent(
     supports (``subopt.nonsmooth`` or ``jax.numpy``'s abs, max, where, sort, ...).
 
     Args:
-      bundle_size: how many subgradients the bundle keeps (a positive int).
+      bundle_size: how many subgradients the bundle keeps (a positive int; default 2n + 2
+        for n parameters).
       max_backtracks: the most halvings of a line search (a positive int).
       inner_iter: ``max_iter`` of `clarke_min_norm` at each iterate (a positive int).
 
@@ -113,7 +114,8 @@ def steepest_descent(
       C. Lemarechal, "An extension of Davidon methods to nondifferentiable problems", Math.
       Programming Study 3 (1975).
     """
-    check_positive_int("bundle_size", bundle_size)
+    if bundle_size is not None:
+        check_positive_int("bundle_size", bundle_size)
     check_positive_int("max_backtracks", max_backtracks)
     check_positive_int("inner_iter", inner_iter)
 
@@ -121,13 +123,14 @@ def steepest_descent(
         flat, _ = ravel_pytree(params)
         dtype = params_dtype(params)
         n = flat.size
+        size = 2 * n + 2 if bundle_size is None else bundle_size
         inf = jnp.asarray(jnp.inf, dtype)
         return SteepestDescentState(
             count=jnp.zeros((), jnp.int32),
             step=jnp.ones((), dtype),
-            bundle=jnp.zeros((bundle_size + 1, n), dtype),
-            offset=jnp.zeros((bundle_size + 1,), dtype),
-            filled=jnp.zeros((bundle_size + 1,), bool),
+            bundle=jnp.zeros((size + 1, n), dtype),
+            offset=jnp.zeros((size + 1,), dtype),
+            filled=jnp.zeros((size + 1,), bool),
             head=jnp.zeros((), jnp.int32),
             eps=inf,
             info=StepInfo(stationarity=inf, valid=jnp.array(True)),
@@ -212,7 +215,8 @@ def steepest_descent(
         step = jnp.where(ok, t, state.step / 4).astype(dtype)  # a null step probes closer
         # 0 is nearly in the eps-subdifferential: f(x) <= f* + eps + |g| R; shrink eps
         radius = 1 + jnp.sqrt(x @ x)
-        eps = jnp.where(jnp.sqrt(gg) * radius <= eps, eps / 10, eps).astype(dtype)
+        eps = jnp.where(jnp.sqrt(gg) * radius <= eps, eps / 10, eps)
+        eps = jnp.where(ok, eps, eps / 2).astype(dtype)  # a null step: a smaller ball
         updates = unravel(jnp.where(ok, -t * g, jnp.zeros_like(g)))
         norm = jnp.sqrt(gg)
         new_state = SteepestDescentState(

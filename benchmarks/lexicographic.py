@@ -27,6 +27,15 @@ from subopt import nonsmooth as ns
 GAP = 1e-8
 
 
+def _ratio(comparison: str, contenders: dict, rounds: int, target: float, **extra) -> dict:
+    """Time two contenders side by side; the ratio is the first's median over the second's."""
+    times = interleaved(contenders, rounds=rounds)
+    first, second = list(contenders)
+    ratio = times[first]["median_s"] / times[second]["median_s"]
+    return {"comparison": comparison, "times": times, "ratio": ratio,
+            "ratio_label": f"{first} / {second}", "target": target, **extra}  # fmt: skip
+
+
 def _kinky(a, b, c):
     def f(x):
         return (
@@ -49,19 +58,13 @@ def cost_vs_jacfwd(n: int, rounds: int) -> dict:
     lg = jax.jit(lambda x: ns.lexicographic_gradient(f, x))
     jf = jax.jit(jax.jacfwd(f))
     gap = float(jnp.max(jnp.abs(lg(x) - jf(x))))
-    times = interleaved(
+    return _ratio(
+        f"lexicographic_gradient vs jax.jacfwd (n = {n}, smooth point)",
         {"lexicographic_gradient": lambda: block(lg(x)), "jax.jacfwd": lambda: block(jf(x))},
-        rounds=rounds,
+        rounds,
+        1.5,
+        max_abs_diff=gap,
     )
-    ratio = times["lexicographic_gradient"]["median_s"] / times["jax.jacfwd"]["median_s"]
-    return {
-        "comparison": f"lexicographic_gradient vs jax.jacfwd (n = {n}, smooth point)",
-        "times": times,
-        "ratio": ratio,
-        "ratio_label": "lexicographic_gradient / jacfwd",
-        "target": 1.5,
-        "max_abs_diff": gap,
-    }
 
 
 def clarke_vs_lg(n: int, rounds: int) -> list[dict]:
@@ -80,24 +83,18 @@ def clarke_vs_lg(n: int, rounds: int) -> list[dict]:
     for label, x in (("random point", rng.standard_normal(n)), (kink, x_kink)):
         x = jnp.asarray(x)
         _, info = cm(x)
-        times = interleaved(
-            {
-                "clarke_min_norm": lambda x=x: block(cm(x)),
-                "lexicographic_gradient": lambda x=x: block(lg(x)),
-            },  # noqa: E501
-            rounds=rounds,
-        )
-        ratio = times["clarke_min_norm"]["median_s"] / times["lexicographic_gradient"]["median_s"]
         out.append(
-            {
-                "comparison": f"clarke_min_norm vs one lexicographic gradient (LAD, n = {n}, {label})",  # noqa: E501
-                "times": times,
-                "ratio": ratio,
-                "ratio_label": "clarke_min_norm / lexicographic_gradient",
-                "target": 10.0,
-                "certified": bool(info.certified),
-                "points": int(info.points),
-            }
+            _ratio(
+                f"clarke_min_norm vs one lexicographic gradient (LAD, n = {n}, {label})",
+                {
+                    "clarke_min_norm": lambda x=x: block(cm(x)),
+                    "lexicographic_gradient": lambda x=x: block(lg(x)),
+                },
+                rounds,
+                10.0,
+                certified=bool(info.certified),
+                points=int(info.points),
+            )
         )
     return out
 

@@ -147,16 +147,16 @@ def clarke_min_norm(
     bundle = jnp.zeros((size, n), dtype).at[0].set(d0.astype(dtype))
     active = jnp.zeros((size,), bool).at[0].set(True)
 
-    def hull(bundle, active):
-        lam = wolfe_weights(bundle @ bundle.T, active, max_iter=10 * size + 10)
-        return lam @ bundle
+    def hull(bundle, active, lam):
+        lam = wolfe_weights(bundle @ bundle.T, active, max_iter=10 * size + 10, start=lam)
+        return lam @ bundle, lam
 
     def cond(state):
-        it, _, _, _, done, _ = state
+        it, _, _, _, _, done, _ = state
         return (~done) & (it < max_iter)
 
     def body(state):
-        it, bundle, active, g, _, _ = state
+        it, bundle, active, lam, g, _, _ = state
         ng = jnp.linalg.norm(g)
         scale = jnp.max(jnp.where(active, jnp.linalg.norm(bundle, axis=1), 0))
         d = jnp.where(ng > 0, -g / jnp.where(ng > 0, ng, 1), e1)
@@ -165,12 +165,14 @@ def clarke_min_norm(
         stop = (gap <= tol * scale) | (ng <= tol * scale) | ~jnp.isfinite(gap)
         bundle = jnp.where(stop, bundle, bundle.at[it + 1].set(v))
         active = jnp.where(stop, active, active.at[it + 1].set(True))
-        g = jnp.where(stop, g, hull(bundle, active))
-        return it + 1, bundle, active, g, stop, gap
+        g_new, lam_new = hull(bundle, active, lam)  # warm-started from the last weights
+        g, lam = jnp.where(stop, g, g_new), jnp.where(stop, lam, lam_new)
+        return it + 1, bundle, active, lam, g, stop, gap
 
-    init = (jnp.zeros((), jnp.int32), bundle, active, d0.astype(dtype), jnp.array(False),
+    lam0 = jnp.zeros((size,), dtype).at[0].set(1)
+    init = (jnp.zeros((), jnp.int32), bundle, active, lam0, d0.astype(dtype), jnp.array(False),
             jnp.asarray(jnp.inf, dtype))  # fmt: skip
-    _, bundle, active, g, done, gap = jax.lax.while_loop(cond, body, init)
+    _, bundle, active, _, g, done, gap = jax.lax.while_loop(cond, body, init)
     ng = jnp.linalg.norm(g)
     scale = jnp.max(jnp.where(active, jnp.linalg.norm(bundle, axis=1), 0))
     zero = ng <= tol * scale

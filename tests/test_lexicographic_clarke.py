@@ -19,13 +19,14 @@ TIGHT = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12}
 
 
 def combo(x, d):
-    """w . (LAD, SVM, TV, max-pooling, group lasso) + <c, x>: convex, kinks at integers."""
+    """w . (LAD, SVM, TV, max-pooling, group lasso, Lasso) + <c, x>: convex, exact kinks."""
     lad = jnp.sum(ns.abs(d["A"] @ x - d["b"]))
     svm = jnp.sum(ns.hinge(d["y"] * (d["C"] @ x) + d["o"])) + 0.5 * jnp.sum(x * x)
     tv = jnp.sum(ns.abs(jnp.diff(x)))
     pool = jnp.sum(jnp.max(x.reshape(2, 2), axis=1))
     group = ns.l2_norm(x[:2]) + 0.5 * jnp.sum((x[2:] - 1.0) ** 2)
-    terms = jnp.stack([lad, svm, tv, pool, group])
+    lasso = 0.5 * jnp.sum((d["L"] @ x - d["l"]) ** 2) + 0.25 * ns.l1_norm(x)
+    terms = jnp.stack([lad, svm, tv, pool, group, lasso])
     return d["w"] @ terms + d["c"] @ x
 
 
@@ -41,9 +42,11 @@ def _data(term, x0):
     y = np.where(RNG.random(5) < 0.5, -1.0, 1.0)
     o = 1.0 - y * (C @ x0)  # margins exactly 1 at x0 (the kink of the hinge)
     o[3:] += [2.0, -3.0]
-    w = np.eye(5)[term]
+    w = np.eye(6)[term]
     c = RNG.integers(-1, 2, N) * 0.5
-    return {k: jnp.asarray(v) for k, v in dict(A=A, b=b, C=C, y=y, o=o, w=w, c=c).items()}
+    L, l = np.eye(N), np.zeros(N)
+    data = dict(A=A, b=b, C=C, y=y, o=o, w=w, c=c, L=L, l=l)
+    return {k: jnp.asarray(v) for k, v in data.items()}
 
 
 def _hull_qp(G):
@@ -106,18 +109,18 @@ def test_convex_compositions_give_the_minimum_norm_subgradient():
 
 def test_lasso_at_its_optimum_gives_zero():
     rng = np.random.default_rng(3)
-    A = rng.standard_normal((3, 3))
-    x_star = np.array([0.0, 1.5, -0.5])  # optimal with a zero entry: grad f = -lam s
-    s = np.array([0.4, 1.0, -1.0])
+    L = rng.standard_normal((N, N))
+    x_star = np.array([0.0, 1.5, -0.5, 0.0])  # optimal with zero entries: grad f = -lam s
+    s = np.array([0.4, 1.0, -1.0, -0.8])
     lam = 0.25
-    b = A @ x_star + lam * np.linalg.solve(A.T, s)  # A^T (A x* - b) = -lam s
-    Aj, bj = jnp.asarray(A), jnp.asarray(b)
-    f = lambda x: 0.5 * jnp.sum((Aj @ x - bj) ** 2) + lam * ns.l1_norm(x)  # noqa: E731
-    g, info = jax.jit(lambda x: ns.clarke_min_norm(f, x, convex=True))(jnp.asarray(x_star))
+    l = L @ x_star + lam * np.linalg.solve(L.T, s)  # L^T (L x* - l) = -lam s
+    d = dict(_data(0, x_star), w=jnp.eye(6)[5], c=jnp.zeros(N), L=jnp.asarray(L), l=jnp.asarray(l))
+    g, info = _clarke(jnp.asarray(x_star), d)
     np.testing.assert_allclose(g, 0.0, atol=1e-12)
     assert bool(info.certified)
-    chain = np.asarray(jax.grad(f)(jnp.asarray(x_star)))  # the chain rule: -lam s_0 at 0
-    np.testing.assert_allclose(chain, [-lam * 0.4, 0.0, 0.0], atol=1e-12)
+    # the chain rule (jax.grad, via the compiled batch of the sampling test): -lam s_i at 0
+    chain = np.asarray(_sampled(jnp.tile(jnp.asarray(x_star), (300, 1)), d)[0])
+    np.testing.assert_allclose(chain, [-lam * 0.4, 0.0, 0.0, lam * 0.8], atol=1e-12)
 
 
 def test_nonconvex_is_an_uncertified_inner_estimate_and_float32():

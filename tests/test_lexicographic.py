@@ -40,37 +40,52 @@ def test_cancellations_give_the_true_derivative(case, dtype):
     assert float(got) == want
 
 
-def test_composite_convex_kink_and_relu_layer():
+W = jnp.array([[1.0, 2.0], [-1.0, 1.0], [2.0, -3.0]])
+
+
+def _composites(z2):
     f = lambda x: ns.relu(x[0] + x[1]) - ns.relu(-x[0] - x[1]) + ns.relu(x[0] - x[1])  # noqa: E731
-    g = np.asarray(LG(f, jnp.zeros(2)))
+    # three ReLU units tied at x = 0 minus their mirrors: the layer is linear, W^T 1
+    layer = lambda x: jnp.sum(ns.relu(W @ x)) - jnp.sum(jax.nn.relu(-W @ x))  # noqa: E731
+    return LG(f, z2), LG(layer, z2), jax.grad(layer)(z2)
+
+
+def test_composite_convex_kink_and_relu_layer():
+    g, g_layer, chain = (np.asarray(v) for v in jax.jit(_composites)(jnp.zeros(2)))
     # df(0) = (1, 1) + conv{0, (1, -1)}: g - (1, 1) = lam (1, -1), lam in [0, 1]
     lam = g[0] - 1
     np.testing.assert_allclose(g, [1 + lam, 1 - lam], atol=0)
     assert 0 <= lam <= 1
-    # three ReLU units tied at x = 0 minus their mirrors: the layer is linear, W^T 1
-    W = jnp.array([[1.0, 2.0], [-1.0, 1.0], [2.0, -3.0]])
-    layer = lambda x: jnp.sum(ns.relu(W @ x)) - jnp.sum(jax.nn.relu(-W @ x))  # noqa: E731
-    np.testing.assert_array_equal(LG(layer, jnp.zeros(2)), W.sum(0))
-    assert not np.allclose(jax.grad(layer)(jnp.zeros(2)), W.sum(0))  # the chain rule is wrong
+    np.testing.assert_array_equal(g_layer, W.sum(0))
+    assert not np.allclose(chain, W.sum(0))  # the chain rule is wrong
 
 
 # --------------------------------------------------------------------------- published examples
 
 
+def _khan_barton(z1, z2):
+    f2 = lambda x: jnp.maximum(jnp.minimum(x[0], -x[1]), x[1] - x[0])  # noqa: E731
+    return {
+        "6.1a": LG(lambda x: jnp.abs(x[0]) - jnp.abs(x[0]), z1),
+        "6.1b": LG(lambda x: jnp.maximum(x[0], 0.0) - jnp.minimum(x[0], 0.0), z1),
+        "6.2": LG(f2, z2),
+        "6.2 along diag(-1, 1)": LG(f2, z2, jnp.diag(jnp.array([-1.0, 1.0]))),
+        "6.3": LG(lambda x: (1 + jnp.abs(x[0] - x[1])) * (x[0] - x[1]), z2),
+    }
+
+
 def test_khan_barton_worked_examples():
     # K. A. Khan and P. I. Barton (2013, 2015), examples 6.1-6.3, replicated by NonsmoothFwdAD
-    assert float(LG(lambda x: jnp.abs(x[0]) - jnp.abs(x[0]), jnp.zeros(1))[0]) == 0.0
+    out = jax.jit(_khan_barton)(jnp.zeros(1), jnp.zeros(2))
+    assert float(out["6.1a"][0]) == 0.0  # |x| - |x| = 0
     # max(x, 0) - min(x, 0) = |x|: along e1 both kinks take the x > 0 branch
-    g1 = LG(lambda x: jnp.maximum(x[0], 0.0) - jnp.minimum(x[0], 0.0), jnp.zeros(1))
-    assert float(g1[0]) == 1.0
+    assert float(out["6.1b"][0]) == 1.0
     # max(min(x1, -x2), x2 - x1) at 0: along e1, -x2 is the min and beats x2 - x1: (0, -1)
-    f2 = lambda x: jnp.maximum(jnp.minimum(x[0], -x[1]), x[1] - x[0])  # noqa: E731
-    np.testing.assert_array_equal(LG(f2, jnp.zeros(2)), [0.0, -1.0])
-    # along M = [[-1, 0], [0, 1]]: x1 decreasing makes x2 - x1 the max: J = (-1, 1)
-    np.testing.assert_array_equal(LG(f2, jnp.zeros(2), jnp.diag(jnp.array([-1.0, 1.0]))), [-1, 1])
+    np.testing.assert_array_equal(out["6.2"], [0.0, -1.0])
+    # along M = diag(-1, 1): x1 decreasing makes x2 - x1 the max: J = (-1, 1)
+    np.testing.assert_array_equal(out["6.2 along diag(-1, 1)"], [-1.0, 1.0])
     # (1 + |x1 - x2|)(x1 - x2) is C^1 at 0 with gradient (1, -1)
-    f3 = lambda x: (1 + jnp.abs(x[0] - x[1])) * (x[0] - x[1])  # noqa: E731
-    np.testing.assert_array_equal(LG(f3, jnp.zeros(2)), [1.0, -1.0])
+    np.testing.assert_array_equal(out["6.3"], [1.0, -1.0])
 
 
 # --------------------------------------------------------------------------- rules at ties
@@ -107,16 +122,26 @@ def test_rules_at_ties_against_hand_derived_values():
     np.testing.assert_array_equal(out["cummin"], [[1.0, 0.0], [0.0, 1.0]])  # min(x1, x2) = x2
 
 
-def test_euclidean_norm_rule_at_zero():
+def _norms(z2, x2, z3):
     # ||x|| at 0 along M with a zero first column: row (0, ||m_2||, u . m_3), u = m_2/||m_2||
     M = jnp.array([[0.0, 3.0, 1.0], [0.0, 4.0, 0.0]])
-    for norm in (ns.l2_norm, subopt._tree.tree_norm):
-        value, d = LD(norm, jnp.zeros(2), M)
+    return {
+        "l2": LD(ns.l2_norm, z2, M),
+        "tree": LD(subopt._tree.tree_norm, z2, M),
+        "away": LG(ns.l2_norm, x2),
+        "zero": LG(ns.l2_norm, z3),
+    }
+
+
+def test_euclidean_norm_rule_at_zero():
+    out = jax.jit(_norms)(jnp.zeros(2), jnp.array([3.0, -4.0]), jnp.zeros(3))
+    for key in ("l2", "tree"):
+        value, d = out[key]
         assert float(value) == 0.0
         np.testing.assert_allclose(d, [0.0, 5.0, 0.6], rtol=1e-15)
-    np.testing.assert_allclose(LG(ns.l2_norm, jnp.array([3.0, -4.0])), [0.6, -0.8], rtol=1e-15)
+    np.testing.assert_allclose(out["away"], [0.6, -0.8], rtol=1e-15)
     # jnp.linalg.norm's own code at 0 takes sqrt at 0: NaN; the ns rule never is
-    assert np.all(np.isfinite(LG(ns.l2_norm, jnp.zeros(3))))
+    assert np.all(np.isfinite(out["zero"]))
 
 
 def test_nuclear_norm_rule_is_a_subgradient_at_rank_deficient_points():

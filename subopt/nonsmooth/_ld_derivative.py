@@ -26,9 +26,17 @@ def flat_leaves(name: str, x: PyTree) -> tuple[list[jax.Array], Any, Any]:
     return leaves, treedef, dtype
 
 
-@functools.partial(jax.jit, static_argnums=(0, 2, 4))
 def _evaluate(fun, leaves, treedef, tans, k):
-    # compiled as one program: op-by-op evaluation of the interpreter would be slow
+    """The interpreter's pass, compiled as one program (op by op it would be slow) when
+    ``fun`` can be a static argument (hashable)."""
+    try:
+        hash(fun)
+    except TypeError:
+        return _evaluate_traced(fun, leaves, treedef, tans, k)
+    return _evaluate_jit(fun, leaves, treedef, tans, k)
+
+
+def _evaluate_traced(fun, leaves, treedef, tans, k):
     closed = jax.make_jaxpr(lambda *ls: fun(jax.tree_util.tree_unflatten(treedef, ls)))(*leaves)
     outs, touts = eval_ld(closed.jaxpr, closed.consts, leaves, tans, k)
     if len(outs) != 1:
@@ -40,6 +48,9 @@ def _evaluate(fun, leaves, treedef, tans, k):
     if t is None or t.dtype == jnp.bool_:
         t = jnp.zeros((*jnp.shape(value), k), jnp.result_type(value))
     return value, t
+
+
+_evaluate_jit = functools.partial(jax.jit, static_argnums=(0, 2, 4))(_evaluate_traced)
 
 
 def lexicographic_derivative(

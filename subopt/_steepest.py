@@ -77,10 +77,12 @@ def steepest_descent(
     :math:`\varepsilon_k` a tolerance on their errors (:math:`|f(x_0)|/10` at first, divided
     by 10 whenever :math:`\|g_k\|(1 + \|x_k\|) \le \varepsilon_k`, since then
     :math:`f(x_k) - f^\star \le \varepsilon_k + \|g_k\| \|x_k - x^\star\|` is dominated by
-    it), and :math:`t_k` from :math:`t_{k-1}`, doubled while the step
-    satisfies :math:`f(x_k - t g_k) \le f(x_k) - 10^{-4}\, t \|g_k\|^2` and the doubled one
-    is lower still, then halved until it does. Where no such t is found the update is 0 (a
-    null step). The stationarity it reports is :math:`\|g_k\|`: at most ``tol`` means that 0 is
+    it, and halved after a null step or a step that gains less than
+    :math:`\varepsilon_k / 100`: the ball of gradients was too wide), and :math:`t_k` from
+    :math:`t_{k-1}`, doubled while the step satisfies
+    :math:`f(x_k - t g_k) \le f(x_k) - 10^{-4}\, t \|g_k\|^2` and the doubled one is lower
+    still, then halved until it does. Where no such t is found the update is 0 (a null
+    step). The stationarity it reports is :math:`\|g_k\|`: at most ``tol`` means that 0 is
     within ``tol`` of the :math:`\varepsilon_k`-subdifferential.
 
     The objective must be written with jax primitives that `lexicographic_derivative`
@@ -216,7 +218,8 @@ def steepest_descent(
         # 0 is nearly in the eps-subdifferential: f(x) <= f* + eps + |g| R; shrink eps
         radius = 1 + jnp.sqrt(x @ x)
         eps = jnp.where(jnp.sqrt(gg) * radius <= eps, eps / 10, eps)
-        eps = jnp.where(ok, eps, eps / 2).astype(dtype)  # a null step: a smaller ball
+        # a null step, or a step that gains far less than eps: a smaller ball
+        eps = jnp.where(ok & (fx - ft >= 1e-2 * eps), eps, eps / 2).astype(dtype)
         updates = unravel(jnp.where(ok, -t * g, jnp.zeros_like(g)))
         norm = jnp.sqrt(gg)
         new_state = SteepestDescentState(

@@ -72,7 +72,16 @@ def _fmt_table(record: dict) -> str:
             f"  {name:<34} median {t['median_s'] * 1e3:10.2f} ms"
             f"  first call {first.get(name, t['first_s']):.2f} s{extra}"
         )
-    for key in ("objective_traces", "max_rel_gap", "max_abs_param_diff_vs_sweep", "same_result"):
+    for key in (
+        "objective_traces",
+        "max_rel_gap",
+        "max_abs_param_diff_vs_sweep",
+        "same_result",
+        "met",
+        "certified",
+        "points",
+        "descent",
+    ):
         if key in record:
             lines.append(f"  {key}: {record[key]}")
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from subopt._proximal import (
     fista,
     proximal_gradient,
 )
+from subopt._steepest import SteepestDescentState, steepest_descent
 from subopt._subgradient import (
     PolyakState,
     SubgradientState,
@@ -42,6 +43,7 @@ __all__ = [
     "ProximalGradientState",
     "Result",
     "Status",
+    "SteepestDescentState",
     "SubgradientState",
     "apply_prox",
     "backtracking",
@@ -57,6 +59,7 @@ __all__ = [
     "proximal_gradient",
     "run",
     "schedules",
+    "steepest_descent",
     "subgradient_descent",
     "sweep",
     "sweep_best",

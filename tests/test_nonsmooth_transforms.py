@@ -132,6 +132,10 @@ def test_matches_jax_away_from_kinks(name):
 def test_public_namespace():
     assert subopt.nonsmooth is ns
     assert set(ns.__all__) == {
+        "ClarkeInfo",
+        "clarke_min_norm",
+        "lexicographic_derivative",
+        "lexicographic_gradient",
         "abs",
         "relu",
         "maximum",

@@ -23,9 +23,22 @@ Rules at kinks:
 * ``pointwise_max(fns)``: exact for a composite, the minimum-norm point of the convex hull of
   the active pieces' gradients (ties within a documented relative tolerance).
 
-The rules compose by the chain rule, so a composite of primitives (``ns.abs(x) + x``) gets a
-subgradient, not always the minimum-norm one: use `pointwise_max`, or
-`subopt.min_norm_subgradient` with a `subopt.prox` regularizer, where exactness matters.
+The rules compose by the chain rule (``jax.grad``), and at a kink of a composition that can
+give a vector outside the generalized gradient altogether: ``relu(x) - relu(-x)`` is x, yet
+its chain-rule derivative at 0 is 0. Exact derivatives of compositions:
+
+* `lexicographic_derivative` / `lexicographic_gradient`: Nesterov's lexicographic (LD)
+  derivatives, by a jaxpr interpreter that carries k tangent columns, so that each kink picks
+  its branch by the first nonzero of (value, tangents). The lexicographic gradient is in the
+  Clarke generalized gradient: ``jax.grad`` where f is smooth, a subgradient where f is
+  convex.
+* `clarke_min_norm`: the minimum-norm element of the generalized gradient of a composition,
+  from lexicographic gradients and Wolfe's method, certified for convex f.
+* `pointwise_max`, or `subopt.min_norm_subgradient` with a `subopt.prox` regularizer, where
+  the structure is known.
+
+NaN rule: where a primitive's value is NaN (a NaN input), its derivative is NaN, in forward
+and reverse mode, and so are the lexicographic derivatives.
 
 Higher derivatives (policy): they are the derivatives of the tangent rules, so they are
 always finite. Rules built from signs and equality masks (``abs``, ``relu``, ``hinge``,
@@ -41,17 +54,23 @@ All functions work under ``grad``, ``jacrev``, ``jacfwd``, ``jvp``, ``vjp``, ``j
 ``vmap``, for float32 and float64 inputs, and keep the input dtype.
 """
 
+from subopt.nonsmooth._clarke import ClarkeInfo, clarke_min_norm
 from subopt.nonsmooth._elementwise import abs, hinge, maximum, minimum, relu
+from subopt.nonsmooth._ld_derivative import lexicographic_derivative, lexicographic_gradient
 from subopt.nonsmooth._norms import l1_norm, l2_norm, linf_norm
 from subopt.nonsmooth._nuclear import nuclear_norm
 from subopt.nonsmooth._pointwise_max import pointwise_max
 from subopt.nonsmooth._reductions import max, min
 
 __all__ = [
+    "ClarkeInfo",
     "abs",
+    "clarke_min_norm",
     "hinge",
     "l1_norm",
     "l2_norm",
+    "lexicographic_derivative",
+    "lexicographic_gradient",
     "linf_norm",
     "max",
     "maximum",

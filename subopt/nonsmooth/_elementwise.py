@@ -7,7 +7,8 @@ minimum-norm supergradient for the concave ``minimum``). ``maximum`` and ``minim
 between two differentiated arguments the derivative is split evenly, and at a tie with a
 constant (``maximum(x, 0.)``) it is 0, the minimum-norm point of conv{1, 0}. The tangent
 rules only use comparisons and signs, whose own derivatives are 0, so second derivatives are
-0 (finite) at kinks as well as away from them.
+0 (finite) at kinks as well as away from them. NaN rule: where the value is NaN (a NaN input),
+the derivative is NaN, never a finite number.
 """
 
 from __future__ import annotations
@@ -27,6 +28,17 @@ def as_real(name: str, x: Any) -> jax.Array:
             f"{name} must be real (subopt.nonsmooth rules are for real inputs), got dtype {x.dtype}"
         )
     return x
+
+
+def nan_where(value: jax.Array, c: jax.Array) -> jax.Array:
+    """``c``, NaN wherever ``value`` is NaN (NaN in gives NaN out).
+
+    Rules apply it to the coefficient that multiplies the tangent, so that reverse mode
+    (which transposes the multiplication) sees the NaN too. ``value`` broadcasts against ``c``
+    from the left.
+    """
+    one = jnp.ones((), c.dtype)
+    return c * jnp.where(jnp.isnan(value), jnp.asarray(jnp.nan, c.dtype), one)
 
 
 # --------------------------------------------------------------------------- abs
@@ -85,7 +97,8 @@ def _relu(x: jax.Array) -> jax.Array:
 @_relu.defjvp
 def _relu_jvp(primals, tangents):
     (x,), (t,) = primals, tangents
-    return _relu(x), jnp.where(x > 0, t, jnp.zeros_like(t))
+    slope = jnp.where(x > 0, jnp.ones((), t.dtype), jnp.zeros((), t.dtype))
+    return _relu(x), nan_where(x, slope) * t
 
 
 def relu(x: Any) -> jax.Array:
@@ -132,12 +145,14 @@ def _tie_rule(sign: int):
         zero = jnp.zeros(out.shape, out.dtype)
         if _is_zero(ta) and _is_zero(tb):
             return out, zero
+        one, half = jnp.ones((), out.dtype), jnp.asarray(0.5, out.dtype)
         if _is_zero(tb):  # b is a constant: at a tie conv{ta-coefficient 1, 0} -> 0
-            return out, jnp.where(a_wins, ta, zero)
+            return out, nan_where(out, jnp.where(a_wins, one, zero)) * ta
         if _is_zero(ta):
-            return out, jnp.where(b_wins, tb, zero)
-        half = jnp.asarray(0.5, out.dtype)
-        return out, jnp.where(a_wins, ta, jnp.where(b_wins, tb, half * (ta + tb)))
+            return out, nan_where(out, jnp.where(b_wins, one, zero)) * tb
+        ca = nan_where(out, jnp.where(a_wins, one, jnp.where(b_wins, zero, half)))
+        cb = nan_where(out, jnp.where(b_wins, one, jnp.where(a_wins, zero, half)))
+        return out, ca * ta + cb * tb
 
     return rule
 
@@ -237,7 +252,8 @@ def _hinge(z: jax.Array) -> jax.Array:
 @_hinge.defjvp
 def _hinge_jvp(primals, tangents):
     (z,), (t,) = primals, tangents
-    return _hinge(z), jnp.where(z < 1, -jnp.ones((), t.dtype), jnp.zeros((), t.dtype)) * t
+    slope = jnp.where(z < 1, -jnp.ones((), t.dtype), jnp.zeros((), t.dtype))
+    return _hinge(z), nan_where(z, slope) * t
 
 
 def hinge(z: Any) -> jax.Array:

@@ -49,7 +49,9 @@ def _affine_min(q: jax.Array, support: jax.Array) -> jax.Array:
     return z / jnp.sum(z)
 
 
-def wolfe_weights(q: jax.Array, active: jax.Array, max_iter: int) -> jax.Array:
+def wolfe_weights(
+    q: jax.Array, active: jax.Array, max_iter: int, start: jax.Array | None = None
+) -> jax.Array:
     r"""Weights of the minimum-norm point of conv{g_i : active_i}, by Wolfe's method.
 
     .. math::
@@ -60,7 +62,8 @@ def wolfe_weights(q: jax.Array, active: jax.Array, max_iter: int) -> jax.Array:
     Each step either moves to the affine minimiser of the current support (and, when that is
     optimal for the support, adds the active point most opposed to the current one, or stops
     when none improves by more than a relative tolerance), or moves toward it until a weight
-    reaches 0 and drops that point.
+    reaches 0 and drops that point. ``start`` (optional weights, e.g. the solution before
+    more points became active) warm-starts the method from its support.
 
     References:
       P. Wolfe, "Finding the nearest point in a polytope", Math. Programming 11 (1976).
@@ -71,8 +74,12 @@ def wolfe_weights(q: jax.Array, active: jax.Array, max_iter: int) -> jax.Array:
     q = q / jnp.where(scale > 0, scale, 1)
     tol = 8 * k * jnp.finfo(dtype).eps
     big = jnp.asarray(jnp.inf, dtype)
-    start = jnp.argmin(jnp.where(active, jnp.diagonal(q), big))
-    lam0 = jax.nn.one_hot(start, k, dtype=dtype)
+    first = jnp.argmin(jnp.where(active, jnp.diagonal(q), big))
+    lam0 = jax.nn.one_hot(first, k, dtype=dtype)
+    if start is not None:
+        warm = jnp.where(active, jnp.maximum(start.astype(dtype), 0), 0)
+        total = jnp.sum(warm)
+        lam0 = jnp.where(total > 0, warm / jnp.where(total > 0, total, 1), lam0)
 
     def cond(state):
         _, _, done, it = state

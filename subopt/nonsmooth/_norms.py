@@ -21,7 +21,7 @@ import jax.numpy as jnp
 
 from subopt._base import PyTree
 from subopt.nonsmooth._elementwise import abs as ns_abs
-from subopt.nonsmooth._elementwise import as_real
+from subopt.nonsmooth._elementwise import as_real, nan_where
 
 
 def real_leaves(name: str, tree: PyTree) -> tuple[jax.Array, ...]:
@@ -148,7 +148,8 @@ def _linf_jvp(primals, tangents):
         jnp.sum((jnp.sign(x).astype(m.dtype) * mask).astype(t.dtype) * t).astype(m.dtype)
         for x, mask, t in zip(leaves, masks, ts)
     ]
-    return m, _total(dots) / count  # count >= 1 unless an entry is NaN: then NaN
+    safe = jnp.maximum(count, jnp.ones((), count.dtype))
+    return m, nan_where(m, _total(dots) / safe)  # an entry is NaN: NaN (count 0 otherwise)
 
 
 def linf_norm(tree: PyTree) -> jax.Array:

@@ -17,7 +17,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from subopt.nonsmooth._elementwise import as_real
+from subopt.nonsmooth._elementwise import as_real, nan_where
 
 Axis = int | tuple[int, ...] | None
 
@@ -40,7 +40,8 @@ def _even_split(x: jax.Array, extreme: jax.Array, axis: Axis) -> jax.Array:
     """Weights 1/count on the entries equal to ``extreme`` (kept dims), 0 elsewhere."""
     mask = (x == extreme).astype(x.dtype)
     count = jnp.sum(mask, axis=axis, keepdims=True)
-    return mask / count  # count >= 1 unless the slice holds a NaN: then NaN, honestly
+    safe = jnp.maximum(count, jnp.ones((), count.dtype))
+    return nan_where(extreme, mask / safe)  # a slice holding a NaN: NaN weights, honestly
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2))

@@ -12,6 +12,7 @@ from subopt._base import History, Result, Status
 from subopt._calculus import directional_derivative, min_norm_subgradient
 from subopt._driver import run
 from subopt._gradient import GradientDescentState, gradient_descent
+from subopt._implicit import LinearSolver
 from subopt._proximal import (
     ApplyProxState,
     FistaState,
@@ -37,6 +38,7 @@ __all__ = [
     "FistaState",
     "GradientDescentState",
     "History",
+    "LinearSolver",
     "PolyakState",
     "ProximalGradientState",
     "Result",

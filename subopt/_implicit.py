@@ -57,6 +57,7 @@ import numpy as np
 from jax.scipy.sparse import linalg
 
 from subopt._gmres import gmres
+from subopt._info import combine, infos_of
 from subopt._tree import tree_add_scale, tree_dtype, tree_sub
 
 PyTree = Any
@@ -139,6 +140,16 @@ def _zero_tangent(tree: PyTree) -> PyTree:
     return jax.tree_util.tree_map(zero, tree)
 
 
+def _tangent(fixed_point, x, theta, dtheta, linear_solve, symmetric):
+    r"""dx solving :math:`(I - \partial_x T)\,dx = \partial_\theta T\, d\theta` at (x, theta)."""
+    _, rhs = jax.jvp(lambda th: fixed_point(x, th), (theta,), (dtheta,))
+    _, t_x = jax.linearize(lambda z: fixed_point(z, theta), x)
+    matvec = lambda v: tree_sub(v, t_x(v))  # noqa: E731  (I - dT) v
+    return jax.lax.custom_linear_solve(
+        matvec, rhs, linear_solve, transpose_solve=linear_solve, symmetric=symmetric
+    )
+
+
 def implicit_solution(
     solve: Callable[[PyTree], Any],
     fixed_point: Callable[[PyTree, PyTree], PyTree],
@@ -202,12 +213,7 @@ def implicit_solution(
         (theta,), (dtheta,) = primals, tangents
         out = solve(theta)
         x = out[0] if has_aux else out
-        _, rhs = jax.jvp(lambda th: fixed_point(x, th), (theta,), (dtheta,))
-        _, t_x = jax.linearize(lambda z: fixed_point(z, theta), x)
-        matvec = lambda v: tree_sub(v, t_x(v))  # noqa: E731  (I - dT) v
-        dx = jax.lax.custom_linear_solve(
-            matvec, rhs, linear_solve, transpose_solve=linear_solve, symmetric=symmetric
-        )
+        dx = _tangent(fixed_point, x, theta, dtheta, linear_solve, symmetric)
         if has_aux:
             return out, (dx, _zero_tangent(out[1]))
         return out, dx
@@ -258,4 +264,80 @@ def fixed_point_map(fun: Callable[..., jax.Array]) -> Callable[[PyTree, PyTree],
     return T
 
 
-__all__ = ["LinearSolver", "fixed_point_map", "implicit_solution"]
+# --------------------------------------------------------------------------- subopt.run
+
+
+def _regs(opt_state: PyTree) -> Any:
+    return combine(infos_of(opt_state)).reg
+
+
+def _names(opt_state: PyTree) -> str:
+    """The optimizer's state types, to name it in an error (chain members in order)."""
+    members = opt_state if isinstance(opt_state, tuple) and not hasattr(opt_state, "_fields") \
+        else (opt_state,)
+    return ", ".join(type(m).__name__ for m in members)
+
+
+def _no_map(opt_state: PyTree) -> TypeError:
+    return TypeError(
+        f"so.run cannot differentiate its solution for this optimizer (state "
+        f"{_names(opt_state)}): it declares no fixed-point map (StepInfo.fixed_point is "
+        "False, as for the subgradient methods and plain optax optimizers), so the implicit "
+        "function theorem has no equation to differentiate. Use so.gradient_descent, "
+        "so.proximal_gradient, so.fista or optax.chain(optax.sgd(t), so.apply_prox(reg, t)), "
+        "which declare x* = T(x*); or wrap your own solver with "
+        "subopt.implicit_solution(solve, fixed_point, theta)."
+    )
+
+
+def implicit_run(core: Callable[..., Any], fun: Callable, start: Any, args: tuple,
+                 *rest: Any, solver: LinearSolver | None = None) -> Any:
+    r"""``core(start, args, *rest)`` (`subopt.run`'s compiled loop), with implicit derivatives.
+
+    The primal is the loop's `subopt.Result`, untouched. Its tangent: ``params`` by the
+    implicit function theorem at the optimizer's fixed-point map (`fixed_point_map`, with
+    the regularizers and the step of the combined `subopt.StepInfo`: the regularizers' from
+    the start state, so that derivatives reach their hyperparameters, the step from the final
+    state), ``value`` = the JVP of :math:`F = f + \sum h` at (params, args, h) along it, and
+    zero for everything else (steps, status, state). Only ``args`` and the regularizers'
+    hyperparameters have an influence: ``x0``, the step, ``tol`` and ``max_steps`` get zero
+    derivatives.
+
+    Raises (when differentiated): TypeError for an optimizer without a fixed-point map.
+    """
+    solver = LinearSolver() if solver is None else solver
+
+    @jax.custom_jvp
+    def solution(theta):
+        return core(*theta)
+
+    @solution.defjvp
+    def solution_jvp(primals, tangents):
+        (theta,), (dtheta,) = primals, tangents
+        result = core(*theta)
+        info = combine(infos_of(result.state.opt_state))
+        if not info.fixed_point:
+            raise _no_map(theta[0].opt_state)
+        step = info.step if info.step is not None else jnp.ones((), result.value.dtype)
+        T = fixed_point_map(fun)
+
+        def fixed_point(x, th):
+            return T(x, (th[1], _regs(th[0].opt_state), step))
+
+        def objective(x, th):
+            regs = _regs(th[0].opt_state) or ()
+            value = fun(x, *th[1])
+            return value + sum(jnp.asarray(r.value(x)).astype(value.dtype) for r in regs)
+
+        linear_solve = solver.solve(info.reg is None)
+        dx = _tangent(fixed_point, result.params, theta, dtheta, linear_solve, info.reg is None)
+        _, dvalue = jax.jvp(objective, (result.params, theta), (dx, dtheta))
+        tangent = _zero_tangent(result)._replace(
+            params=dx, value=jnp.asarray(dvalue).astype(result.value.dtype)
+        )
+        return result, tangent
+
+    return solution((start, args, *rest))
+
+
+__all__ = ["LinearSolver", "fixed_point_map", "implicit_run", "implicit_solution"]

@@ -8,10 +8,12 @@ one compiled, vmapped call.
 """
 
 from subopt import nonsmooth, problems, prox, schedules
-from subopt._base import History, Result, Status
+from subopt._base import History, Result, RunState, Status
 from subopt._calculus import directional_derivative, min_norm_subgradient
 from subopt._driver import run
 from subopt._gradient import GradientDescentState, gradient_descent
+from subopt._info import StepInfo
+from subopt._progress import Progress, progress
 from subopt._proximal import (
     ApplyProxState,
     FistaState,
@@ -28,6 +30,7 @@ from subopt._subgradient import (
     subgradient_descent,
 )
 from subopt._sweep import BestPoint, sweep, sweep_best
+from subopt._transform import Optimizer
 
 __version__ = "0.1.0"
 
@@ -38,9 +41,13 @@ __all__ = [
     "GradientDescentState",
     "History",
     "PolyakState",
+    "Optimizer",
+    "Progress",
     "ProximalGradientState",
     "Result",
+    "RunState",
     "Status",
+    "StepInfo",
     "SubgradientState",
     "apply_prox",
     "backtracking",
@@ -51,6 +58,7 @@ __all__ = [
     "nonsmooth",
     "polyak_subgradient",
     "problems",
+    "progress",
     "prox",
     "proximal_gradient",
     "run",

@@ -17,7 +17,7 @@ import time
 
 import jax
 
-MODULES = ["overhead", "lasso_jaxopt", "lasso_grid", "logreg_grid", "scaling"]
+MODULES = ["overhead", "compile_time", "lasso_jaxopt", "lasso_grid", "logreg_grid", "scaling"]
 RESULTS = pathlib.Path(__file__).parent / "results"
 
 

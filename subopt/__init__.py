@@ -8,11 +8,13 @@ one compiled, vmapped call.
 """
 
 from subopt import nonsmooth, problems, prox, schedules
-from subopt._base import History, Result, Status
+from subopt._base import History, Result, RunState, Status
 from subopt._calculus import directional_derivative, min_norm_subgradient
 from subopt._driver import run
 from subopt._gradient import GradientDescentState, gradient_descent
-from subopt._implicit import LinearSolver
+from subopt._implicit import LinearSolver, implicit_solution
+from subopt._info import StepInfo
+from subopt._progress import Progress, progress
 from subopt._proximal import (
     ApplyProxState,
     FistaState,
@@ -29,6 +31,7 @@ from subopt._subgradient import (
     subgradient_descent,
 )
 from subopt._sweep import BestPoint, sweep, sweep_best
+from subopt._transform import Optimizer
 
 __version__ = "0.1.0"
 
@@ -40,19 +43,25 @@ __all__ = [
     "History",
     "LinearSolver",
     "PolyakState",
+    "Optimizer",
+    "Progress",
     "ProximalGradientState",
     "Result",
+    "RunState",
     "Status",
+    "StepInfo",
     "SubgradientState",
     "apply_prox",
     "backtracking",
     "directional_derivative",
     "fista",
     "gradient_descent",
+    "implicit_solution",
     "min_norm_subgradient",
     "nonsmooth",
     "polyak_subgradient",
     "problems",
+    "progress",
     "prox",
     "proximal_gradient",
     "run",

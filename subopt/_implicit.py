@@ -273,8 +273,11 @@ def _regs(opt_state: PyTree) -> Any:
 
 def _names(opt_state: PyTree) -> str:
     """The optimizer's state types, to name it in an error (chain members in order)."""
-    members = opt_state if isinstance(opt_state, tuple) and not hasattr(opt_state, "_fields") \
+    members = (
+        opt_state
+        if isinstance(opt_state, tuple) and not hasattr(opt_state, "_fields")
         else (opt_state,)
+    )
     return ", ".join(type(m).__name__ for m in members)
 
 
@@ -290,8 +293,14 @@ def _no_map(opt_state: PyTree) -> TypeError:
     )
 
 
-def implicit_run(core: Callable[..., Any], fun: Callable, start: Any, args: tuple,
-                 *rest: Any, solver: LinearSolver | None = None) -> Any:
+def implicit_run(
+    core: Callable[..., Any],
+    fun: Callable,
+    start: Any,
+    args: tuple,
+    *rest: Any,
+    solver: LinearSolver | None = None,
+) -> Any:
     r"""``core(start, args, *rest)`` (`subopt.run`'s compiled loop), with implicit derivatives.
 
     The primal is the loop's `subopt.Result`, untouched. Its tangent: ``params`` by the
@@ -314,10 +323,10 @@ def implicit_run(core: Callable[..., Any], fun: Callable, start: Any, args: tupl
     @solution.defjvp
     def solution_jvp(primals, tangents):
         (theta,), (dtheta,) = primals, tangents
+        if not combine(infos_of(theta[0].opt_state)).fixed_point:  # static: before the run
+            raise _no_map(theta[0].opt_state)
         result = core(*theta)
         info = combine(infos_of(result.state.opt_state))
-        if not info.fixed_point:
-            raise _no_map(theta[0].opt_state)
         step = info.step if info.step is not None else jnp.ones((), result.value.dtype)
         T = fixed_point_map(fun)
 

@@ -228,7 +228,7 @@ def test_run_inside_jit_with_traced_hyperparameters():
     assert res.status == so.Status.CONVERGED
     # a bad traced step cannot raise: the status tells the truth
     bad = solve(-1.0, 1e-8)
-    assert bad.status == so.Status.DIVERGED
+    assert bad.status == so.Status.INVALID
 
 
 def test_user_exception_propagates_unchanged():

@@ -23,7 +23,8 @@ def test_quick_benchmark_run_writes_every_comparison(tmp_path):
     payload = json.loads((tmp_path / "quick.json").read_text())
     modules = {r["module"] for r in payload["records"]}
     assert modules == {
-        "overhead", "compile_time", "lasso_jaxopt", "lasso_grid", "logreg_grid", "scaling"
+        "overhead", "compile_time", "lasso_jaxopt", "lasso_grid", "logreg_grid", "scaling",
+        "implicit",
     }
     for record in payload["records"]:
         if "same_result" in record:  # the compared solvers reached the same point

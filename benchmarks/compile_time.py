@@ -28,22 +28,26 @@ def _objective():
 
 
 def _hand_loop(opt, f, max_steps, tol):
+    """The loop a user would write: f and its gradient at x0, then update, apply, evaluate,
+    stop on the gradient norm (no finiteness checks, no statuses, no commit)."""
     vg = jax.value_and_grad(f)
 
     @jax.jit
     def loop(x0, s0):
+        _, g0 = vg(x0)
+
         def cond(c):
-            k, _, _, s = c
+            k, _, _, s, _ = c
             return (k < max_steps) & (s > tol)
 
         def body(c):
-            k, x, state, _ = c
-            _, g = vg(x)
+            k, x, state, _, g = c
             u, state = opt.update(g, state, x)
             x = optax.apply_updates(x, u)
-            return k + 1, x, state, optax.tree_utils.tree_norm(vg(x)[1])
+            _, g = vg(x)
+            return k + 1, x, state, optax.tree_utils.tree_norm(g), g
 
-        return jax.lax.while_loop(cond, body, (0, x0, s0, jnp.inf))
+        return jax.lax.while_loop(cond, body, (0, x0, s0, jnp.inf, g0))
 
     return loop
 

@@ -135,13 +135,25 @@ def _reg_value(regs: Any, x: PyTree, dtype: Any) -> jax.Array:
     return total
 
 
-def _inspect(x: PyTree, g: PyTree, default_measure: bool) -> tuple:
-    """(finite, gradient norm or None): one max-reduction per leaf over ``|g| + 0 x`` (NaN
-    or inf anywhere in g or x shows in it), and the gradient norm only when the optimizer
-    reports no measure of its own."""
-    masked = jax.tree_util.tree_map(lambda u, v: jnp.abs(u) + 0 * v, g, x)
-    finite = jnp.isfinite(tree_max_abs(masked))
-    return finite, (tree_norm(g) if default_measure else None)
+def _flat(tree: PyTree, dtype: Any) -> jax.Array:
+    """All entries of a pytree as one vector (a reshape for a single leaf): the driver's
+    checks then cost a few reductions whatever the number of leaves; a reduction per leaf
+    made compile time grow much faster than the number of leaves."""
+    leaves = jax.tree_util.tree_leaves(tree)
+    if not leaves:
+        return jnp.zeros((0,), dtype)
+    if len(leaves) == 1:
+        return jnp.ravel(leaves[0])
+    return jnp.concatenate([jnp.ravel(v).astype(dtype) for v in leaves])
+
+
+def _inspect(x: PyTree, g: PyTree, default_measure: bool, dtype: Any) -> tuple:
+    """(finite, gradient norm or None): one max-reduction over ``|g| + 0 x`` (NaN or inf
+    anywhere in g or x shows in it), and the gradient norm only when the optimizer reports no
+    measure of its own."""
+    flat_g, flat_x = _flat(g, dtype), _flat(x, dtype)
+    finite = jnp.isfinite(tree_max_abs(jnp.abs(flat_g) + 0 * flat_x))
+    return finite, (tree_norm(flat_g).astype(dtype) if default_measure else None)
 
 
 def _point_and_value(info: StepInfo, x: PyTree, f: jax.Array, value_fn: Callable, dtype: Any):
@@ -164,7 +176,7 @@ def _run(update, fun, max_steps, record, track, callback, every, start, args, to
     if start.value is None:  # a fresh start: measure x0
         f0, g0 = value_and_grad(x0)
         dtype = f0.dtype
-        finite0, gnorm0 = _inspect(x0, g0, info0.stationarity is None)
+        finite0, gnorm0 = _inspect(x0, g0, info0.stationarity is None, dtype)
         s0 = jnp.asarray(gnorm0 if info0.stationarity is None else info0.stationarity, dtype)
         fstart = f0
         if track:
@@ -204,7 +216,7 @@ def _run(update, fun, max_steps, record, track, callback, every, start, args, to
         new_x = optax.apply_updates(x, updates)
         new_f, new_g = value_and_grad(new_x)
         info = combine(infos_of(new_state))
-        finite, gnorm = _inspect(new_x, new_g, info.stationarity is None)
+        finite, gnorm = _inspect(new_x, new_g, info.stationarity is None, dtype)
         new_s = jnp.asarray(gnorm if info.stationarity is None else info.stationarity, dtype)
         valid = jnp.array(True) if info.valid is None else jnp.asarray(info.valid)
         k = k + 1

@@ -39,6 +39,13 @@ def _info(x: Any, reg: Any, learning_rate: Any, step: Any, gm: Any) -> StepInfo:
     return StepInfo(iterate=x, reg=reg, step=step, stationarity=gm, valid=valid, fixed_point=True)
 
 
+# the record's fields under their names in the proximal methods (shared by both states)
+_ITERATE = property(lambda self: self.info.iterate, doc="the prox output x_k")
+_REG = property(lambda self: self.info.reg, doc="the regularizer h")
+_STEP = property(lambda self: self.info.step, doc="the step of the last iteration")
+_MAPPING = property(lambda self: self.info.stationarity, doc="the gradient mapping")
+
+
 class ProximalGradientState(NamedTuple):
     r"""State of `proximal_gradient`.
 
@@ -57,21 +64,10 @@ class ProximalGradientState(NamedTuple):
     learning_rate: Any
     info: StepInfo
 
-    @property
-    def x(self) -> Any:
-        return self.info.iterate
-
-    @property
-    def reg(self) -> Any:
-        return self.info.reg
-
-    @property
-    def step(self) -> Any:
-        return self.info.step
-
-    @property
-    def gradient_mapping(self) -> Any:
-        return self.info.stationarity
+    x = _ITERATE
+    reg = _REG
+    step = _STEP
+    gradient_mapping = _MAPPING
 
 
 class FistaState(NamedTuple):
@@ -95,21 +91,10 @@ class FistaState(NamedTuple):
     learning_rate: Any
     info: StepInfo
 
-    @property
-    def x(self) -> Any:
-        return self.info.iterate
-
-    @property
-    def reg(self) -> Any:
-        return self.info.reg
-
-    @property
-    def step(self) -> Any:
-        return self.info.step
-
-    @property
-    def gradient_mapping(self) -> Any:
-        return self.info.stationarity
+    x = _ITERATE
+    reg = _REG
+    step = _STEP
+    gradient_mapping = _MAPPING
 
 
 def _ista_update(grads, state: ProximalGradientState, params=None, **extra_args):

@@ -104,12 +104,11 @@ def test_best_iterate_tracking_for_any_optimizer():
 
 
 @pytest.mark.parametrize("name", SUBOPT)
-@pytest.mark.parametrize("bad", [-0.5, 0.0, np.nan, np.inf])
-def test_traced_invalid_step_ends_invalid(name, bad):
+def test_traced_invalid_step_ends_invalid(name):
+    bad = jnp.array([-0.5, 0.0, np.nan, np.inf])
     if name == "polyak_subgradient":
         make = lambda t: so.polyak_subgradient(0.0, max_step=t)  # noqa: E731
-        if bad == np.inf:
-            pytest.skip("an infinite cap is no cap")
+        bad = bad[:3]  # an infinite cap is no cap
     elif name in ("proximal_gradient", "fista"):
         make = lambda t: getattr(so, name)(so.prox.l1(0.1), t)  # noqa: E731
     elif name == "fista_backtracking":
@@ -123,8 +122,8 @@ def test_traced_invalid_step_ends_invalid(name, bad):
     else:
         make = lambda t: getattr(so, name)(t)  # noqa: E731
     _, fun, _, _ = OPTIMIZERS[name]
-    res = jax.jit(lambda t: so.run(make(t), fun, jnp.zeros(3), max_steps=20))(bad)
-    assert int(res.status) == so.Status.INVALID, so.Status(int(res.status))
+    res = jax.vmap(lambda t: so.run(make(t), fun, jnp.zeros(3), max_steps=20))(bad)
+    assert np.all(np.asarray(res.status) == so.Status.INVALID), res.status
     assert np.all(np.isfinite(res.params))
 
 

@@ -473,3 +473,15 @@ def test_hand_written_loop_without_value_or_params_is_a_clear_type_error():
             opt.update(g, state, value=1.0)
         with pytest.raises(ValueError, match="structure"):
             opt.update({"a": g}, state, x, value=1.0)
+
+
+def test_step_size_keyword_still_works_with_a_deprecation_warning():
+    f = lambda x: jnp.sum(ns.abs(x - 1.0))  # noqa: E731
+    with pytest.warns(DeprecationWarning, match="learning_rate"):
+        old = so.subgradient_descent(step_size=0.1)
+    new = so.subgradient_descent(0.1)
+    a = so.run(old, f, jnp.zeros(2), max_steps=20, tol=0.0)
+    b = so.run(new, f, jnp.zeros(2), max_steps=20, tol=0.0)
+    np.testing.assert_array_equal(a.params, b.params)
+    with pytest.raises(TypeError, match="not both"):
+        so.subgradient_descent(0.1, step_size=0.1)

@@ -1,20 +1,12 @@
 """Warm starts: so.run(..., state=result.state) resumes a run exactly."""
 
-import jax
+import chex
 import jax.numpy as jnp
-import numpy as np
 import optax
 import pytest
 from helpers import OPTIMIZERS, SUBOPT
 
 import subopt as so
-
-
-def _assert_trees_equal(a, b):
-    la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
-    assert jax.tree_util.tree_structure(a) == jax.tree_util.tree_structure(b)
-    for u, v in zip(la, lb):
-        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
 
 
 @pytest.mark.parametrize("name", [*SUBOPT, "optax_adam"])
@@ -27,9 +19,9 @@ def test_n_then_n_more_steps_equal_2n_steps_bitwise(name):
     first = so.run(opt, fun, x0, max_steps=n, tol=0.0)
     second = so.run(opt, fun, first.params, max_steps=n, tol=0.0, state=first.state)
     assert int(second.status) == int(once.status) == so.Status.MAX_STEPS
-    _assert_trees_equal(second.params, once.params)
-    _assert_trees_equal(second.value, once.value)
-    _assert_trees_equal(second.state, once.state)
+    chex.assert_trees_all_equal(second.params, once.params, strict=True)
+    chex.assert_trees_all_equal(second.value, once.value, strict=True)
+    chex.assert_trees_all_equal(second.state, once.state, strict=True)
 
 
 def test_resume_of_a_converged_run_takes_no_step():

@@ -10,6 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 
 
+def _no_objective(x: Any, *args: Any) -> Any:
+    raise TypeError("this Problem was built without an objective(x, *args); use its fun")
+
+
 class Problem(NamedTuple):
     """A test problem: minimize ``fun(x) + reg.value(x)`` from ``x0``.
 
@@ -37,7 +41,7 @@ class Problem(NamedTuple):
     data: dict
     reg: Any = None
     lipschitz: float = math.nan
-    objective: Callable[..., Any] | None = None
+    objective: Callable[..., Any] = _no_objective
     args: tuple = ()
 
 

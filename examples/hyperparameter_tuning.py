@@ -96,7 +96,7 @@ def main() -> None:
     assert grid[max(best - 2, 0)] <= lam_gd <= grid[min(best + 2, grid.size - 1)]
 
     # 3. scikit-learn's cross-validated choice on the training set alone
-    cv = LassoCV(alphas=grid, cv=5, fit_intercept=False, tol=1e-10, max_iter=100_000)  # pyright: ignore[reportArgumentType]
+    cv = LassoCV(alphas=grid, cv=5, fit_intercept=False, tol=1e-8, max_iter=20_000)  # pyright: ignore[reportArgumentType]
     cv.fit(np.asarray(a), np.asarray(b))
     lam_cv = float(cv.alpha_)
     v_cv = float(jnp.mean((a_val @ solve(lam_cv).params - b_val) ** 2))

@@ -43,7 +43,7 @@ def least_squares(x, a, b):
     return 0.5 * jnp.dot(r, r) / b.shape[0]
 
 
-def compare(m: int, n: int, *, rounds: int = 7) -> dict:
+def compare(m: int, n: int, *, rounds: int = 15) -> dict:
     a, b, lam_max = lasso_data(m, n, rho=0.5, seed=0)
     a_val, b_val, _ = lasso_data(max(m // 2, 10), n, rho=0.5, seed=1)
     A, B, AV, BV = (jnp.asarray(v) for v in (a, b, a_val, b_val))

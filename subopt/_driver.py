@@ -22,7 +22,6 @@ closure) is a new program.
 
 from __future__ import annotations
 
-import numbers
 import threading
 from collections.abc import Callable
 from functools import partial
@@ -148,12 +147,14 @@ def _flat(tree: PyTree, dtype: Any) -> jax.Array:
 
 
 def _inspect(x: PyTree, g: PyTree, default_measure: bool, dtype: Any) -> tuple:
-    """(finite, gradient norm or None): one max-reduction over ``|g| + 0 x`` (NaN or inf
-    anywhere in g or x shows in it), and the gradient norm only when the optimizer reports no
-    measure of its own."""
-    flat_g, flat_x = _flat(g, dtype), _flat(x, dtype)
-    finite = jnp.isfinite(tree_max_abs(jnp.abs(flat_g) + 0 * flat_x))
-    return finite, (tree_norm(flat_g).astype(dtype) if default_measure else None)
+    """(finite, gradient norm or None) from ``g + 0 x``, which is g where x is finite and NaN
+    where it is not: its norm (the default measure) or, when the optimizer reports a measure
+    of its own, its largest entry is finite exactly when g and x are."""
+    masked = _flat(g, dtype) + 0 * _flat(x, dtype)
+    if default_measure:
+        norm = tree_norm(masked).astype(dtype)
+        return jnp.isfinite(norm), norm
+    return jnp.isfinite(tree_max_abs(masked)), None
 
 
 def _point_and_value(info: StepInfo, x: PyTree, f: jax.Array, value_fn: Callable, dtype: Any):
@@ -298,16 +299,11 @@ def _check_args(args: tuple) -> None:
             )
 
 
-def _as_float(name: str, value: Any) -> Any:
-    """A concrete 0-d number as a Python float (np.float64, int and float then share one
-    compiled program); traced and array values pass as they are."""
+def _as_float(value: Any) -> Any:
+    """A concrete 0-d number as a Python float, so that np.float64, int and float share one
+    compiled program; traced and array values pass as they are."""
     arr = concrete_array(value)
-    if arr is not None and arr.ndim == 0 and isinstance(value, numbers.Number | np.generic):
-        return float(arr)
-    if arr is not None and arr.ndim == 0 and isinstance(value, np.ndarray):
-        return float(arr)
-    del name
-    return value
+    return float(arr) if arr is not None and arr.ndim == 0 else value
 
 
 def _signature(tree: PyTree) -> tuple:
@@ -501,8 +497,7 @@ def run(
     update = optimizer.update
     if not isinstance(optimizer, optax.GradientTransformationExtraArgs):
         update = _PlainUpdate(update)
-    tol = _as_float("tol", tol)
-    threshold = _as_float("divergence_threshold", divergence_threshold)
+    tol, threshold = _as_float(tol), _as_float(divergence_threshold)
     # the compiled loop, differentiable by the implicit function theorem (subopt._implicit)
     if callback is None:
         core = partial(_run, update, fun, max_steps, record, track, None, 1)

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import TraceCounter
 
 import subopt as so
 
@@ -30,16 +31,6 @@ def sklearn_lasso(lam=LAM):
 
 X_SK = sklearn_lasso()
 F_STAR = lasso_objective(X_SK)
-
-
-def _counted(fn):
-    calls = {"n": 0}
-
-    def wrapped(x):
-        calls["n"] += 1
-        return fn(x)
-
-    return wrapped, calls
 
 
 SOLVERS = {
@@ -222,7 +213,7 @@ def test_stationarity_is_infinite_before_the_first_step_and_zero_at_a_solution()
 
 
 def test_vmap_over_lam_equals_loop_without_retrace():
-    f, calls = _counted(P.fun)
+    f = TraceCounter(P.fun)
     lams = jnp.asarray(LAM * np.array([0.5, 1.0, 2.0, 4.0]))
 
     def solve(lam, step=STEP):
@@ -232,7 +223,7 @@ def test_vmap_over_lam_equals_loop_without_retrace():
 
     batched = jax.vmap(solve)(lams)
     loop = [solve(lam) for lam in lams]
-    n_after = calls["n"]
+    n_after = f.count
     for i, r in enumerate(loop):
         np.testing.assert_allclose(batched.params[i], r.params, rtol=1e-10, atol=1e-12)
         assert int(batched.num_steps[i]) == int(r.num_steps)
@@ -241,7 +232,7 @@ def test_vmap_over_lam_equals_loop_without_retrace():
     solve(0.123)
     solve(jnp.asarray(0.05), 0.9 * STEP)
     solve(LAM, jnp.asarray(0.5 * STEP))
-    assert calls["n"] == n_after
+    assert f.count == n_after
     # sklearn agrees at every lam
     for i, lam in enumerate(np.asarray(lams)):
         ref = lasso_objective(sklearn_lasso(lam), lam)
@@ -249,7 +240,7 @@ def test_vmap_over_lam_equals_loop_without_retrace():
 
 
 def test_vmap_over_backtracking_initial_steps_no_retrace():
-    f, calls = _counted(P.fun)
+    f = TraceCounter(P.fun)
 
     @jax.vmap
     def solve(initial):
@@ -257,9 +248,9 @@ def test_vmap_over_backtracking_initial_steps_no_retrace():
         return so.run(opt, f, P.x0, max_steps=MAX, tol=1e-8)
 
     out = solve(jnp.array([1.0, 10.0, 100.0]))
-    n_after = calls["n"]
+    n_after = f.count
     solve(jnp.array([3.0, 0.5, 7.0]))
-    assert calls["n"] == n_after
+    assert f.count == n_after
     assert np.all(np.asarray(out.status) == so.Status.CONVERGED)
     steps = np.asarray(out.opt_state.step)
     # backtracking finds a step near 1/L without knowing L, never above 2/L

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import CLOSES_OVER, NAMES, OPTIMIZERS, PROXIMAL, smooth  # noqa: F401
+from helpers import CLOSES_OVER, NAMES, OPTIMIZERS, PROXIMAL, TraceCounter, smooth  # noqa: F401
 
 import subopt as so
 
@@ -101,26 +101,22 @@ def test_float32_in_float32_out(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_new_hyperparameter_values_do_not_retrace(name):
     factory, fun, h, h2 = OPTIMIZERS[name]
-    calls = {"n": 0}
-
-    def f(x):
-        calls["n"] += 1
-        return fun(x)
+    f = TraceCounter(fun)
 
     def solve(hyper):
         return so.run(factory(hyper), f, jnp.zeros(3), max_steps=30)
 
     first = solve(h)
-    n = calls["n"]
+    n = f.count
     second = solve(h2)
     if name not in CLOSES_OVER:
-        assert calls["n"] == n
+        assert f.count == n
     # a vmapped grid traces once more (new batch shapes), then never again
     grid = jax.vmap(solve)(jnp.asarray([h, h2]))
-    n = calls["n"]
+    n = f.count
     jax.vmap(solve)(jnp.asarray([h2, h]))
     if name not in CLOSES_OVER:
-        assert calls["n"] == n
+        assert f.count == n
     np.testing.assert_array_equal(grid.params[0], first.params)
     np.testing.assert_array_equal(grid.params[1], second.params)
 

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import TraceCounter
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.optimize import linprog
@@ -340,19 +341,9 @@ def test_max_step_caps_polyak():
 # ----------------------------------------------------------------------- compile once, vmap
 
 
-def _counted(fn):
-    calls = {"n": 0}
-
-    def wrapped(x):
-        calls["n"] += 1
-        return fn(x)
-
-    return wrapped, calls
-
-
 def test_vmap_over_hyperparameters_equals_loop_without_retrace():
     prob = so.problems.max_of_affine(20, 4, seed=5)
-    f, calls = _counted(prob.fun)
+    f = TraceCounter(prob.fun)
     x0 = prob.x0
 
     def sg(a):
@@ -365,7 +356,7 @@ def test_vmap_over_hyperparameters_equals_loop_without_retrace():
     for solve, values in ((sg, jnp.linspace(0.05, 2.0, 6)), (polyak, jnp.linspace(-1.0, 0.5, 6))):
         batched = jax.vmap(solve)(values)
         loop = [solve(float(v)) for v in values]
-        n_after = calls["n"]
+        n_after = f.count
         for i, r in enumerate(loop):
             np.testing.assert_allclose(batched.params[i], r.params, rtol=1e-12, atol=1e-14)
             np.testing.assert_allclose(batched.value[i], r.value, rtol=1e-14)
@@ -373,7 +364,7 @@ def test_vmap_over_hyperparameters_equals_loop_without_retrace():
             assert int(batched.status[i]) == int(r.status)
         for v in (0.123, 0.456, jnp.asarray(0.789)):
             solve(v)
-        assert calls["n"] == n_after
+        assert f.count == n_after
 
 
 # ----------------------------------------------------------------------- statuses and dtypes

@@ -1,11 +1,12 @@
-r"""Restarted GMRES, small enough to compile in well under a second.
+r"""Restarted GMRES that stops at the first Krylov step meeting its tolerance.
 
-``jax.scipy.sparse.linalg.gmres`` takes seconds to compile even for a 12-unknown system
-(its least-squares step and pytree bookkeeping), which would dominate every program that
-differentiates a solution. This one works on the flattened vector: Arnoldi with classical
-Gram-Schmidt applied twice (numerically as good as modified Gram-Schmidt, and two
-matrix-vector products with the basis instead of a loop), Givens rotations that keep the
-residual norm :math:`|g_{k+1}|` known at every step, so the inner loop stops as soon as
+``jax.scipy.sparse.linalg.gmres`` (its default ``solve_method="batched"``) tests the
+residual once per restart cycle, so a system that converges in 5 steps still pays for a
+whole cycle of ``restart`` matrix-vector products, and each product is a Hessian-vector
+product of the objective here. This one works on the flattened vector: Arnoldi with
+classical Gram-Schmidt applied twice (numerically as good as modified Gram-Schmidt, and two
+products with the basis instead of a loop), and Givens rotations that keep the residual norm
+:math:`|g_{k+1}|` known at every step, so the inner loop stops as soon as
 
 .. math::
 

@@ -17,15 +17,8 @@ import time
 
 import jax
 
-MODULES = [
-    "overhead",
-    "compile_time",
-    "lasso_jaxopt",
-    "lasso_grid",
-    "logreg_grid",
-    "scaling",
-    "implicit",
-]
+MODULES = ["overhead", "compile_time", "lasso_jaxopt", "lasso_grid", "logreg_grid", "scaling",
+           "implicit"]
 RESULTS = pathlib.Path(__file__).parent / "results"
 
 
@@ -47,19 +40,15 @@ def _fmt_table(record: dict) -> str:
     ratios = record.get("ratios")
     if ratios is None and "ratio" in record:
         ratios = {record["ratio_label"]: record["ratio"]}
-        lines.append(
-            f"ratio {record['ratio_label']} = {record['ratio']:.3f}"
-            + (f" (target <= {record['target']})" if "target" in record else "")
-        )
+        lines.append(f"ratio {record['ratio_label']} = {record['ratio']:.3f}"
+                     + (f" (target <= {record['target']})" if "target" in record else ""))
     first = record.get("first_call_s", {})
     for name, t in times.items():
         extra = ""
         if isinstance(record.get("ratios"), dict) and name in record["ratios"]:
             extra = f"  x{record['ratios'][name]:.3f}"
-        lines.append(
-            f"  {name:<34} median {t['median_s'] * 1e3:10.2f} ms"
-            f"  first call {first.get(name, t['first_s']):.2f} s{extra}"
-        )
+        lines.append(f"  {name:<34} median {t['median_s'] * 1e3:10.2f} ms"
+                     f"  first call {first.get(name, t['first_s']):.2f} s{extra}")
     for key in ("objective_traces", "max_rel_gap", "max_abs_param_diff_vs_sweep", "same_result"):
         if key in record:
             lines.append(f"  {key}: {record[key]}")
@@ -72,12 +61,8 @@ def markdown(payload: dict) -> str:
     for record in payload["records"]:
         if "times" not in record:
             continue
-        lines += [
-            f"**{record['comparison']}**",
-            "",
-            f"| contender | median | {record['ratio_label']} |",
-            "|---|---|---|",
-        ]
+        lines += [f"**{record['comparison']}**", "",
+                  f"| contender | median | {record['ratio_label']} |", "|---|---|---|"]
         ratios = record.get("ratios") or {}
         for name, t in record["times"].items():
             ratio = ratios.get(name, record.get("ratio") if name == "so.run" else 1.0)
@@ -108,12 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     folder = pathlib.Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / ("quick.json" if args.quick else "benchmarks.json")
-    payload = {
-        "machine": machine(),
-        "quick": args.quick,
-        "seconds": time.perf_counter() - t0,
-        "records": records,
-    }
+    payload = {"machine": machine(), "quick": args.quick, "seconds": time.perf_counter() - t0,
+               "records": records}
     out.write_text(json.dumps(payload, indent=1, default=float))
     out.with_suffix(".md").write_text(markdown(payload))
     print(f"\nmachine: {payload['machine']}\nwrote {out} ({payload['seconds']:.0f} s)")

@@ -121,7 +121,7 @@ def main() -> None:
     print(
         f"\nFISTA with restart: {n_restart} steps to 1e-10 ({n_ista / n_restart:.0f}x fewer "
         f"than ISTA, {n_fista / n_restart:.0f}x fewer than FISTA), "
-        f"{int(best.state.restarts)} restarts, the exact support of x*"
+        f"{int(best.opt_state.restarts)} restarts, the exact support of x*"
     )
     if best.status == so.Status.CONVERGED:
         print(f"  (tol=0: it stopped at an exact fixed point after {int(best.num_steps)} steps)")

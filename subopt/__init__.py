@@ -8,10 +8,13 @@ one compiled, vmapped call.
 """
 
 from subopt import nonsmooth, problems, prox, schedules
-from subopt._base import History, Result, Status
+from subopt._base import History, Result, RunState, Status
 from subopt._calculus import directional_derivative, min_norm_subgradient
 from subopt._driver import run
 from subopt._gradient import GradientDescentState, gradient_descent
+from subopt._implicit import LinearSolver, implicit_solution
+from subopt._info import StepInfo
+from subopt._progress import Progress, progress
 from subopt._proximal import (
     ApplyProxState,
     FistaState,
@@ -30,6 +33,7 @@ from subopt._subgradient import (
 )
 from subopt._sweep import BestPoint, sweep, sweep_best
 from subopt._sweep_tasks import merge_sweeps, sweep_task
+from subopt._transform import Optimizer
 
 __version__ = "0.1.0"
 
@@ -39,11 +43,16 @@ __all__ = [
     "FistaState",
     "GradientDescentState",
     "History",
+    "LinearSolver",
     "PolyakState",
+    "Optimizer",
+    "Progress",
     "ProximalGradientState",
     "Result",
+    "RunState",
     "Status",
     "SteepestDescentState",
+    "StepInfo",
     "SubgradientState",
     "apply_prox",
     "backtracking",
@@ -51,10 +60,12 @@ __all__ = [
     "fista",
     "gradient_descent",
     "merge_sweeps",
+    "implicit_solution",
     "min_norm_subgradient",
     "nonsmooth",
     "polyak_subgradient",
     "problems",
+    "progress",
     "prox",
     "proximal_gradient",
     "run",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ class Row(NamedTuple):
 
 
 def _lipschitz(problem: Any) -> float:
-    if problem.lipschitz is None:
+    if not math.isfinite(problem.lipschitz):
         raise ValueError(f"problem {problem.name!r} has no known Lipschitz constant")
     return float(problem.lipschitz)
 
@@ -44,30 +45,73 @@ def _rows() -> list[Row]:
     step_las = 1.0 / _lipschitz(las)
     logreg_name, lasso_name = "logistic regression (m=500, n=20)", "Lasso (m=500, n=200, rho=0.9)"
     rows = [
-        Row(logreg_name, "gradient_descent(1/L)",
-            lambda: (so.gradient_descent(step_logreg), logreg.fun, logreg.x0), 5000, 1e-5),
-        Row(logreg_name, "gradient_descent(inverse_sqrt(4/L))",
-            lambda: (so.gradient_descent(schedules.inverse_sqrt(4.0 * step_logreg)), logreg.fun,
-                     logreg.x0), 5000, 1e-5),
-        Row("least squares (m=300, n=50)", "gradient_descent(1/L)",
-            lambda: (so.gradient_descent(step_lsq), lsq.fun, lsq.x0), 5000, 1e-5),
-        Row("LAD regression (m=200, n=20)", "subgradient_descent(inverse_sqrt(0.3))",
+        Row(
+            logreg_name,
+            "gradient_descent(1/L)",
+            lambda: (so.gradient_descent(step_logreg), logreg.fun, logreg.x0),
+            5000,
+            1e-5,
+        ),
+        Row(
+            logreg_name,
+            "gradient_descent(inverse_sqrt(4/L))",
+            lambda: (
+                so.gradient_descent(schedules.inverse_sqrt(4.0 * step_logreg)),
+                logreg.fun,
+                logreg.x0,
+            ),
+            5000,
+            1e-5,
+        ),
+        Row(
+            "least squares (m=300, n=50)",
+            "gradient_descent(1/L)",
+            lambda: (so.gradient_descent(step_lsq), lsq.fun, lsq.x0),
+            5000,
+            1e-5,
+        ),
+        Row(
+            "LAD regression (m=200, n=20)",
+            "subgradient_descent(inverse_sqrt(0.3))",
             lambda: (so.subgradient_descent(schedules.inverse_sqrt(0.3)), lad.fun, lad.x0),
-            5000, 1e-6),
-        Row("linear SVM (m=500, n=20)", "subgradient_descent(inverse_time(10, 10))",
-            lambda: (so.subgradient_descent(schedules.inverse_time(10.0, 10.0)), svm.fun,
-                     svm.x0), 5000, 1e-6),
-        Row(lasso_name, "proximal_gradient(1/L)",
+            5000,
+            1e-6,
+        ),
+        Row(
+            "linear SVM (m=500, n=20)",
+            "subgradient_descent(inverse_time(10, 10))",
+            lambda: (so.subgradient_descent(schedules.inverse_time(10.0, 10.0)), svm.fun, svm.x0),
+            5000,
+            1e-6,
+        ),
+        Row(
+            lasso_name,
+            "proximal_gradient(1/L)",
             lambda: (so.proximal_gradient(las.reg, learning_rate=step_las), las.fun, las.x0),
-            5000, 1e-5),
-        Row(lasso_name, "fista(1/L, restart=False)",
+            5000,
+            1e-5,
+        ),
+        Row(
+            lasso_name,
+            "fista(1/L, restart=False)",
             lambda: (so.fista(las.reg, learning_rate=step_las, restart=False), las.fun, las.x0),
-            5000, 1e-5),
-        Row(lasso_name, "fista(1/L)",
-            lambda: (so.fista(las.reg, learning_rate=step_las), las.fun, las.x0), 5000, 1e-5),
-        Row(lasso_name, "fista(backtracking())",
+            5000,
+            1e-5,
+        ),
+        Row(
+            lasso_name,
+            "fista(1/L)",
+            lambda: (so.fista(las.reg, learning_rate=step_las), las.fun, las.x0),
+            5000,
+            1e-5,
+        ),
+        Row(
+            lasso_name,
+            "fista(backtracking())",
             lambda: (so.fista(las.reg, learning_rate=so.backtracking()), las.fun, las.x0),
-            5000, 1e-5),
+            5000,
+            1e-5,
+        ),
     ]
     return rows
 

@@ -12,18 +12,21 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from subopt import schedules
-from subopt._backtracking import (
+from subopt._base import (
+    ScalarOrSchedule,
     cast_hyperparams,
-    check_learning_rate,
-    check_params_given,
-    composite_value,
-    mapping_norm,
     next_count,
+    params_dtype,
+    scalar_leaf,
+    valid_step,
 )
-from subopt._base import ScalarOrSchedule, params_dtype
+from subopt._info import StepInfo
+from subopt._linesearch import check_learning_rate
+from subopt._prox_step import check_params_given, mapping_norm
+from subopt._transform import Optimizer
+from subopt._tree import tree_add_scale, tree_scale
 from subopt.prox._base import Regularizer, check_regularizer
 
 
@@ -32,41 +35,50 @@ class ApplyProxState(NamedTuple):
 
     Attributes:
       count: int32 step counter (for a schedule).
-      residual: :math:`\|u_k\| / t_k` of the last update it returned (the fixed-point residual;
-        the gradient mapping when the chain is ``sgd(t)`` then ``apply_prox(reg, t)``), +inf
-        before the first.
-      reg: the regularizer h.
       learning_rate: an array or a schedule.
+      info: the `subopt.StepInfo` for `subopt.run`: ``reg`` h, ``step`` t_k, and as
+        ``stationarity`` the fixed-point residual :math:`\|u_k\| / t_k` of the last update
+        (the gradient mapping when the chain is ``sgd(t)`` then ``apply_prox(reg, t)``),
+        +inf before the first. ``valid``: t_k > 0 and finite, and h's hyperparameters valid.
+
+    Properties: ``reg``, ``residual`` read the record.
     """
 
-    count: Any  # a 0-d array (numpy at init, jax after a step)
-    residual: Any
-    reg: Any
+    count: Any
     learning_rate: Any
+    info: StepInfo
 
-    def report_stationarity(self, params, value, grad):
-        del params, value, grad
-        return self.residual
+    @property
+    def reg(self) -> Any:
+        return self.info.reg
 
-    def report_iterate(self, params, value, fun):
-        del fun
-        return params, composite_value(self.reg, params, value)
+    @property
+    def residual(self) -> Any:
+        return self.info.stationarity
+
+
+def _info(reg: Any, step: Any, residual: Any) -> StepInfo:
+    valid = valid_step(step) & jnp.asarray(reg.is_valid())
+    return StepInfo(reg=reg, step=step, stationarity=residual, valid=valid, fixed_point=True)
 
 
 def _apply_prox_update(updates, state: ApplyProxState, params=None, **extra_args):
     del extra_args
     check_params_given(updates, params, "so.apply_prox")
-    t = jnp.asarray(schedules.evaluate(state.learning_rate, state.count), state.residual.dtype)
-    moved = jax.tree_util.tree_map(lambda u, p: (p + u).astype(p.dtype), updates, params)
-    new = state.reg.prox(moved, t)
+    dtype = jnp.result_type(state.info.step)
+    t = jnp.asarray(schedules.evaluate(state.learning_rate, state.count), dtype)
+    new = state.reg.prox(tree_add_scale(params, 1, updates), t)
     out = jax.tree_util.tree_map(lambda z, p, u: (z - p).astype(u.dtype), new, params, updates)
-    residual = mapping_norm(params, new, t).astype(state.residual.dtype)
-    return out, ApplyProxState(next_count(state.count), residual, state.reg, state.learning_rate)
+    # the chain's update u is the step already: the direction u / t, moved by t
+    direction = tree_scale(-1 / jnp.where(t > 0, t, 1), updates)
+    residual = mapping_norm(params, new, t, direction).astype(dtype)
+    new_state = ApplyProxState(
+        next_count(state.count), state.learning_rate, _info(state.reg, t, residual)
+    )
+    return out, new_state
 
 
-def apply_prox(
-    reg: Regularizer, learning_rate: ScalarOrSchedule
-) -> optax.GradientTransformationExtraArgs:
+def apply_prox(reg: Regularizer, learning_rate: ScalarOrSchedule) -> Optimizer[ApplyProxState]:
     r"""An optax transform that turns the update it receives into a proximal step.
 
     Placed last in ``optax.chain``, it maps an update u (already scaled by the learning rate)
@@ -96,7 +108,7 @@ def apply_prox(
         optimizer before it.
 
     Returns:
-      An ``optax.GradientTransformationExtraArgs``; its update needs ``params``.
+      An `subopt.Optimizer`; its update needs ``params``.
 
     Raises:
       TypeError: ``reg`` is not a regularizer, or ``learning_rate`` is `subopt.backtracking`.
@@ -122,14 +134,13 @@ def apply_prox(
 
     def init(params):
         dtype = params_dtype(params)
-        return ApplyProxState(
-            np.zeros([], np.int32),
-            np.asarray(np.inf, dtype),
-            cast_hyperparams(reg, dtype),
-            cast_hyperparams(lr, dtype),
-        )
+        rule = cast_hyperparams(lr, dtype)
+        count = np.zeros([], np.int32)
+        step = jnp.asarray(schedules.evaluate(rule, count), dtype) if callable(rule) else rule
+        info = _info(cast_hyperparams(reg, dtype), step, scalar_leaf(np.inf, dtype))
+        return ApplyProxState(count, rule, info)
 
-    return optax.GradientTransformationExtraArgs(init, _apply_prox_update)  # pyright: ignore[reportArgumentType]
+    return Optimizer(init, _apply_prox_update)
 
 
 __all__ = ["ApplyProxState", "apply_prox"]

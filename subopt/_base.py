@@ -17,6 +17,7 @@ import jax
 import jax.core
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 PyTree = Any
 Scalar = Any  # a Python number or a 0-d jax/numpy array, possibly traced
@@ -56,17 +57,46 @@ class History(NamedTuple):
     stationarity: jax.Array
 
 
+class RunState(NamedTuple):
+    """Everything `subopt.run`'s loop carries from one step to the next: pass a result's
+    ``state`` back as ``so.run(..., state=result.state)`` to resume the run exactly (N steps
+    and N more equal 2N steps in one call, bitwise).
+
+    Attributes:
+      x: the loop's own point, the params the optimizer's ``update`` receives (FISTA's
+        extrapolated point y_k, which differs from ``result.params`` = x_k).
+      opt_state: the optimizer state (momentum, the accepted backtracking step, counters; its
+        `subopt.StepInfo` record lives here).
+      value: f(x), the objective at ``x``.
+      grad: the gradient of f at ``x``.
+      stationarity: the measure compared with ``tol`` at ``x``.
+      f0: f at the start of the first run, which the divergence rule compares with.
+      best_params: the best iterate seen (by F = f + h), or None when the run tracks none.
+      best_value: F at ``best_params`` (None without tracking).
+    """
+
+    x: PyTree
+    opt_state: PyTree
+    value: Any
+    grad: PyTree
+    stationarity: Any
+    f0: Any
+    best_params: PyTree = None
+    best_value: Any = None
+
+
 class Result(NamedTuple):
     """What `subopt.run` returns; a pytree, so it can be vmapped, stacked and sharded.
 
     Attributes:
-      params: the solution (the last iterate, or what the optimizer reports instead, e.g. the
-        best iterate of a subgradient method or the prox output of FISTA).
-      value: the objective at ``params`` (including any regularizer the optimizer carries).
-      num_steps: int32, the number of optimizer steps taken.
+      params: the solution (the optimizer's iterate, e.g. the prox output of FISTA, or the
+        best iterate where the run tracks it, e.g. for the subgradient methods).
+      value: F at ``params``: the objective plus every regularizer the optimizer carries.
+      num_steps: int32, the number of optimizer steps this call took.
       status: int32, a `Status` code.
       stationarity: the measure compared with ``tol`` at the stop.
-      state: the optimizer state at the stop.
+      state: the `RunState` at the stop (``state.opt_state`` is the optimizer state); pass it
+        back as ``state=`` to resume.
       history: a `History` when ``record=True``, else None.
     """
 
@@ -75,8 +105,13 @@ class Result(NamedTuple):
     num_steps: jax.Array
     status: jax.Array
     stationarity: jax.Array
-    state: PyTree
+    state: RunState
     history: History | None = None
+
+    @property
+    def opt_state(self) -> PyTree:
+        """The optimizer state at the stop, ``state.opt_state``."""
+        return self.state.opt_state
 
 
 # --------------------------------------------------------------------------- validation
@@ -141,12 +176,17 @@ def check_step_size(name: str, value: Any) -> None:
     check_scalar(name, value, positive=True)
 
 
-def check_positive_int(name: str, value: Any) -> int:
-    """``value`` as a Python int >= 1, or a ValueError/TypeError naming ``name``."""
+INT32_MAX = 2**31 - 1
+
+
+def check_positive_int(name: str, value: Any, *, upper: int | None = None) -> int:
+    """``value`` as a Python int in [1, upper], or a ValueError/TypeError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be a positive Python int, got {value!r}")
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value!r}")
+    if upper is not None and int(value) > upper:
+        raise ValueError(f"{name} must be <= {upper}, got {value!r}")
     return int(value)
 
 
@@ -174,7 +214,7 @@ def check_params(name: str, tree: PyTree) -> None:
             raise ValueError(f"{where} contains NaN or inf")
 
 
-# --------------------------------------------------------------------------- tree helpers
+# --------------------------------------------------------------------------- dtypes
 
 
 def params_dtype(params: PyTree) -> Any:
@@ -191,58 +231,43 @@ def params_dtype(params: PyTree) -> Any:
 
 
 def cast_hyperparams(tree: PyTree, dtype: Any) -> PyTree:
-    """Numeric leaves of a hyperparameter pytree (a number, a schedule) cast to ``dtype``.
+    """The real leaves of a hyperparameter pytree (a number, a schedule, a regularizer, a
+    backtracking rule) in the params' floating ``dtype``; bool leaves are kept.
 
-    So float32 params keep a float32 state even when a step size arrives as a Python float or
-    a float64 array under x64 (no silent promotion of the loop state).
+    Integers become floats too (``gradient_descent(1)`` on float32 params keeps a float32
+    state, the program of ``gradient_descent(1.0)``), and float64 values given to float32
+    params do not promote the loop state. Concrete leaves become numpy arrays, so building a
+    state dispatches no device work (most of `subopt.run`'s fixed cost on small problems).
     """
 
     def cast(v):
-        v = jnp.asarray(v)
-        return v.astype(dtype) if jnp.issubdtype(v.dtype, jnp.floating) else v
+        if is_concrete(v):
+            v = np.asarray(v)
+            real = np.issubdtype(v.dtype, np.floating) or np.issubdtype(v.dtype, np.integer)
+            return v.astype(dtype) if real else v
+        real = jnp.issubdtype(v.dtype, jnp.floating) or jnp.issubdtype(v.dtype, jnp.integer)
+        return v.astype(dtype) if real else v
 
     return jax.tree_util.tree_map(cast, tree)
 
 
-def tree_sq_norm(tree: PyTree) -> jax.Array:
-    """Squared global Euclidean norm over all leaves (0 for an empty tree)."""
-    total = jnp.zeros(())
-    for x in jax.tree_util.tree_leaves(tree):
-        total = total + jnp.sum(jnp.real(x * jnp.conj(x)))
-    return total
+def scalar_leaf(value: Any, dtype: Any) -> Any:
+    """A 0-d state leaf of ``dtype``: numpy when ``value`` is concrete (no device dispatch
+    while a state is built), a jax array when it is traced."""
+    if is_concrete(value):
+        return np.asarray(value, dtype)
+    return jnp.asarray(value, dtype)
 
 
-def tree_norm(tree: PyTree) -> jax.Array:
-    """Global Euclidean norm over all leaves, overflow-safe by scaling with the max entry."""
-    leaves = jax.tree_util.tree_leaves(tree)
-    if not leaves:
-        return jnp.zeros(())
-    scale = jnp.max(jnp.stack([jnp.max(jnp.abs(x), initial=0.0) for x in leaves]))
-    safe = jnp.where(scale > 0, scale, 1.0)
-    scaled = jax.tree_util.tree_map(lambda x: x / safe.astype(x.dtype), tree)
-    out = safe * jnp.sqrt(tree_sq_norm(scaled))
-    return jnp.where(jnp.isfinite(scale), out, scale)
+def next_count(count: Any) -> jax.Array:
+    """count + 1, saturating at the int32 maximum."""
+    return jnp.asarray(optax.safe_int32_increment(jnp.asarray(count)))
 
 
-def tree_all_finite(tree: PyTree) -> jax.Array:
-    """Scalar bool: every entry of every leaf is finite (True for an empty tree)."""
-    leaves = jax.tree_util.tree_leaves(tree)
-    if not leaves:
-        return jnp.array(True)
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
-
-
-def tree_select(pred: jax.Array, on_true: PyTree, on_false: PyTree) -> PyTree:
-    """Leafwise ``where(pred, a, b)`` for a scalar ``pred``; keeps each leaf's dtype.
-
-    A leaf that is the same object on both sides (a hyperparameter passed through a step
-    unchanged) is returned as is, so no select runs for it inside a loop.
-    """
-
-    def pick(a, b):
-        return b if a is b else jnp.where(pred, a, b).astype(jnp.result_type(b))
-
-    return jax.tree_util.tree_map(pick, on_true, on_false)
+def valid_step(step: Any) -> jax.Array:
+    """A 0-d bool: the step is > 0 and finite (False for NaN), the `StepInfo.valid` rule."""
+    step = jnp.asarray(step)
+    return (step > 0) & jnp.isfinite(step)
 
 
 def check_same_structure(grads: PyTree, params: PyTree) -> None:

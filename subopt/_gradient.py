@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import jax
-import jax.numpy as jnp
-import optax
+import chex
+import numpy as np
 
 from subopt import schedules
 from subopt._base import (
@@ -14,24 +13,41 @@ from subopt._base import (
     cast_hyperparams,
     check_same_structure,
     check_step_size,
+    next_count,
     params_dtype,
+    valid_step,
 )
+from subopt._info import StepInfo
+from subopt._transform import Optimizer
+from subopt._tree import tree_scale
 
 
 class GradientDescentState(NamedTuple):
-    """State of `gradient_descent`: the step counter and the step hyperparameter.
+    """State of `gradient_descent`.
 
     The learning rate lives in the state (as an array, or a schedule pytree), so a new value is
     new data, not a new program: `subopt.run` does not recompile for it.
+
+    Attributes:
+      count: int32, the number of steps taken.
+      learning_rate: the step rule: a 0-d array or a `subopt.schedules` pytree.
+      info: the `subopt.StepInfo` for `subopt.run` (``step``: the step of the last update, the
+        first one after ``init``; ``valid``: that step is > 0 and finite).
     """
 
-    count: jax.Array
+    count: chex.Array
     learning_rate: Any
+    info: StepInfo
+
+
+def _info(step: Any) -> StepInfo:
+    return StepInfo(step=step, valid=valid_step(step), fixed_point=True)
 
 
 def _init(params: Any, learning_rate: Any) -> GradientDescentState:
-    step = cast_hyperparams(schedules.as_schedule(learning_rate), params_dtype(params))
-    return GradientDescentState(jnp.zeros([], jnp.int32), step)
+    lr = cast_hyperparams(schedules.as_schedule(learning_rate), params_dtype(params))
+    count = np.zeros([], np.int32)
+    return GradientDescentState(count, lr, _info(schedules.evaluate(lr, count)))
 
 
 def _update(grads, state: GradientDescentState, params=None, **extra_args):
@@ -39,12 +55,11 @@ def _update(grads, state: GradientDescentState, params=None, **extra_args):
     if params is not None:
         check_same_structure(grads, params)
     step = schedules.evaluate(state.learning_rate, state.count)
-    updates = jax.tree_util.tree_map(lambda g: (-step * g).astype(g.dtype), grads)
-    count = jnp.asarray(optax.safe_int32_increment(state.count))
-    return updates, GradientDescentState(count, state.learning_rate)
+    updates = tree_scale(-step, grads)
+    return updates, GradientDescentState(next_count(state.count), state.learning_rate, _info(step))
 
 
-def gradient_descent(learning_rate: ScalarOrSchedule) -> optax.GradientTransformationExtraArgs:
+def gradient_descent(learning_rate: ScalarOrSchedule) -> Optimizer[GradientDescentState]:
     r"""Gradient descent: the textbook method, with a fixed step or a schedule.
 
     .. math::
@@ -53,14 +68,16 @@ def gradient_descent(learning_rate: ScalarOrSchedule) -> optax.GradientTransform
 
     Stop when :math:`\|\nabla f(x_k)\| \le \varepsilon` (`subopt.run`'s ``tol``). A step above
     2/L (L the Lipschitz constant of the gradient) makes f rise; a tiny step makes slow progress.
+    A traced step that is not > 0 and finite ends the run ``Status.INVALID``.
 
     Args:
       learning_rate: eta > 0, a number (Python float or JAX array, so it may be traced and
         vmapped) or a schedule ``count -> step`` such as `subopt.schedules.inverse_time`.
 
     Returns:
-      An ``optax.GradientTransformationExtraArgs``; usable in `subopt.run`, in ``optax.chain``
-      and in a hand-written optax loop. Extra args are accepted and ignored.
+      An `subopt.Optimizer` (an ``optax.GradientTransformationExtraArgs``); usable in
+      `subopt.run`, in ``optax.chain`` and in a hand-written optax loop. Extra args are
+      accepted and ignored.
 
     Raises:
       ValueError: a concrete ``learning_rate`` that is <= 0, NaN or infinite.
@@ -80,4 +97,4 @@ def gradient_descent(learning_rate: ScalarOrSchedule) -> optax.GradientTransform
     def init(params):
         return _init(params, learning_rate)
 
-    return optax.GradientTransformationExtraArgs(init, _update)  # pyright: ignore[reportArgumentType]
+    return Optimizer(init, _update)

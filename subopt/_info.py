@@ -8,7 +8,28 @@ record per subopt member) and combines them by the fixed rules of `combine`.
 
 A user's own optimizer implements the protocol by keeping a ``StepInfo`` in its state
 (written by ``init`` and by every ``update``); an optimizer without one (any optax
-optimizer) gets the defaults, which describe plain smooth minimization of ``fun``.
+optimizer) gets the defaults, which describe plain smooth minimization of ``fun``. The
+record must have the same pytree structure after ``init`` and after every ``update`` (set
+the same fields, with arrays of fixed shapes and dtypes), since it is part of the loop's
+carry. For example, a gradient step that reports its own step and validity::
+
+    class MyState(NamedTuple):
+        lr: jax.Array
+        info: so.StepInfo
+
+    def init(params):
+        lr = jnp.asarray(0.1)
+        return MyState(lr, so.StepInfo(step=lr, valid=lr > 0))
+
+    def update(grads, state, params=None, **extra_args):
+        updates = jax.tree.map(lambda g: -state.lr * g, grads)
+        return updates, MyState(state.lr, so.StepInfo(step=state.lr, valid=state.lr > 0))
+
+    opt = optax.GradientTransformationExtraArgs(init, update)
+
+`subopt.run` passes every update the extra args ``value`` (f at the params), ``value_fn``
+(``x -> f(x)``, the objective with the run's data bound) and ``grad`` (the gradient at the
+params).
 
 Fields (``None`` means "the default"):
 

@@ -13,148 +13,93 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from subopt._apply_prox import ApplyProxState, apply_prox
-from subopt._backtracking import (
+from subopt._base import cast_hyperparams, next_count, params_dtype, scalar_leaf, valid_step
+from subopt._info import StepInfo
+from subopt._linesearch import (
+    Backtracking,
     as_learning_rate,
     backtracking,
-    cast_hyperparams,
+    cast_learning_rate,
     check_learning_rate,
-    check_params_given,
-    composite_value,
     first_step,
-    mapping_norm,
-    next_count,
-    prox_step,
-    stack_scalars,
-    tree_axpy,
-    tree_diff,
-    tree_dot,
+    rule_valid,
 )
-from subopt._base import params_dtype, tree_select
+from subopt._prox_step import check_params_given, mapping_norm, prox_step
+from subopt._transform import Optimizer
+from subopt._tree import tree_add_scale, tree_all_finite, tree_sub, tree_vdot, tree_where
 from subopt.prox._base import Regularizer, check_regularizer
 
 
-def _all_equal(a: Any, b: Any) -> jax.Array:
-    leaves = [
-        jnp.all(u == v) for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b))
-    ]
-    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+def _info(x: Any, reg: Any, learning_rate: Any, step: Any, gm: Any) -> StepInfo:
+    valid = valid_step(step) & rule_valid(learning_rate) & jnp.asarray(reg.is_valid())
+    return StepInfo(iterate=x, reg=reg, step=step, stationarity=gm, valid=valid, fixed_point=True)
+
+
+# the record's fields under their names in the proximal methods (shared by both states)
+_ITERATE = property(lambda self: self.info.iterate, doc="the prox output x_k")
+_REG = property(lambda self: self.info.reg, doc="the regularizer h")
+_STEP = property(lambda self: self.info.step, doc="the step of the last iteration")
+_MAPPING = property(lambda self: self.info.stationarity, doc="the gradient mapping")
 
 
 class ProximalGradientState(NamedTuple):
     r"""State of `proximal_gradient`.
 
-    The per-step scalars are packed into one small vector (on CPU every separately updated
-    scalar of a loop costs a few microseconds per step); read them through the properties.
-
     Attributes:
-      x: the last prox output (the iterate, with exact zeros).
-      scalars: ``[step, gradient_mapping]`` in the params' dtype (see the properties).
       count: int32 step counter.
-      reg: the regularizer h.
-      learning_rate: an array, a schedule or a `subopt._backtracking.Backtracking` record.
+      learning_rate: an array, a schedule or a `subopt.backtracking` record.
+      info: the `subopt.StepInfo` for `subopt.run`: ``iterate`` the last prox output x_k
+        (exact zeros), ``reg`` h, ``step`` the step of the last iteration (the current one
+        for backtracking), ``stationarity`` the gradient mapping
+        :math:`\|x_{k-1} - x_k\| / t` (+inf before the first step).
 
-    Properties:
-      step: the step of the last iteration (the current one for backtracking).
-      gradient_mapping: :math:`\|x_{k-1} - x_k\| / t` of the last step, +inf before the first.
+    Properties: ``x``, ``reg``, ``step``, ``gradient_mapping`` read the record.
     """
 
-    x: Any
-    scalars: Any
     count: Any
-    reg: Any
     learning_rate: Any
+    info: StepInfo
 
-    @property
-    def step(self) -> Any:
-        return self.scalars[..., 0]
-
-    @property
-    def gradient_mapping(self) -> Any:
-        return self.scalars[..., 1]
-
-    def report_stationarity(self, params, value, grad):
-        del params, value, grad
-        return self.gradient_mapping
-
-    def report_iterate(self, params, value, fun):
-        # params = x up to rounding of params + (x - params); report x itself, re-evaluating
-        # f only when the two differ.
-        same = _all_equal(params, self.x)
-        fx = jax.lax.cond(
-            same, lambda: jnp.asarray(value), lambda: jnp.asarray(fun(self.x), value.dtype)
-        )
-        return self.x, composite_value(self.reg, self.x, fx)
+    x = _ITERATE
+    reg = _REG
+    step = _STEP
+    gradient_mapping = _MAPPING
 
 
 class FistaState(NamedTuple):
     r"""State of `fista`. The driver's params are the extrapolated points y_k.
 
-    The per-step scalars are packed into two small vectors (on CPU every separately updated
-    scalar of a loop costs a few microseconds per step); read them through the properties.
-
     Attributes:
-      x: the prox output x_k (the reported iterate).
-      scalars: ``[momentum, step, gradient_mapping]`` in the params' dtype.
-      counters: int32 ``[count, restarts]``.
-      reg: the regularizer h.
-      learning_rate: an array, a schedule or a `subopt._backtracking.Backtracking` record.
-
-    Properties:
+      count: int32, the number of steps taken.
       momentum: Nesterov's t_k (1 at the start and after each restart).
-      step: the step of the last iteration (the current one for backtracking).
-      gradient_mapping: :math:`\|y_{k-1} - x_k\| / t` of the last step, +inf before the first.
-      count: the number of steps taken.
-      restarts: how many times the momentum was reset.
+      restarts: int32, how many times the momentum was reset.
+      learning_rate: an array, a schedule or a `subopt.backtracking` record.
+      info: the `subopt.StepInfo` for `subopt.run`: ``iterate`` the prox output x_k,
+        ``reg`` h, ``step`` the step of the last iteration, ``stationarity`` the gradient
+        mapping :math:`\|y_{k-1} - x_k\| / t` (+inf before the first step).
+
+    Properties: ``x``, ``reg``, ``step``, ``gradient_mapping`` read the record.
     """
 
-    x: Any
-    scalars: Any
-    counters: Any
-    reg: Any
+    count: Any
+    momentum: Any
+    restarts: Any
     learning_rate: Any
+    info: StepInfo
 
-    @property
-    def momentum(self) -> Any:
-        return self.scalars[..., 0]
-
-    @property
-    def step(self) -> Any:
-        return self.scalars[..., 1]
-
-    @property
-    def gradient_mapping(self) -> Any:
-        return self.scalars[..., 2]
-
-    @property
-    def count(self) -> Any:
-        return self.counters[..., 0]
-
-    @property
-    def restarts(self) -> Any:
-        return self.counters[..., 1]
-
-    def report_stationarity(self, params, value, grad):
-        del params, value, grad
-        return self.gradient_mapping
-
-    def report_iterate(self, params, value, fun):
-        fx = composite_value(self.reg, self.x, jnp.asarray(fun(self.x), value.dtype))
-        # x_k is never evaluated by the driver; should F(x_k) be NaN where F(y_k) is not,
-        # report y_k instead so that a result is never NaN for a finite run.
-        fy = composite_value(self.reg, params, value)
-        ok = ~jnp.isnan(fx)
-        return tree_select(ok, self.x, params), jnp.where(ok, fx, fy)
+    x = _ITERATE
+    reg = _REG
+    step = _STEP
+    gradient_mapping = _MAPPING
 
 
 def _ista_update(grads, state: ProximalGradientState, params=None, **extra_args):
     check_params_given(grads, params, "so.proximal_gradient")
-    dtype = state.scalars.dtype
+    dtype = jnp.result_type(state.step)
     x_new, step = prox_step(
         state.reg,
         state.learning_rate,
@@ -166,47 +111,50 @@ def _ista_update(grads, state: ProximalGradientState, params=None, **extra_args)
         "so.proximal_gradient",
     )
     step = step.astype(dtype)
-    gm = mapping_norm(params, x_new, step)
+    gm = mapping_norm(params, x_new, step, grads).astype(dtype)
     new_state = ProximalGradientState(
-        x_new,
-        jnp.stack([step, gm]).astype(dtype),
         next_count(state.count),
-        state.reg,
         state.learning_rate,
+        _info(x_new, state.reg, state.learning_rate, step, gm),
     )
-    return tree_diff(x_new, params), new_state
+    return tree_sub(x_new, params), new_state
 
 
 def _fista_step(grads, state: FistaState, params, extra_args, restart: bool):
     check_params_given(grads, params, "so.fista")
     y = params
-    dtype = state.scalars.dtype
-    count, restarts = state.count, state.restarts
+    dtype = jnp.result_type(state.step)
     x_new, step = prox_step(
-        state.reg, state.learning_rate, state.step, count, y, grads, extra_args, "so.fista"
+        state.reg, state.learning_rate, state.step, state.count, y, grads, extra_args, "so.fista"
     )
     step = step.astype(dtype)
-    gm = mapping_norm(y, x_new, step)
+    gm = mapping_norm(y, x_new, step, grads).astype(dtype)
     t = state.momentum
     t_next = (1 + jnp.sqrt(1 + 4 * t * t)) / 2
     beta = (t - 1) / t_next
-    dx = tree_diff(x_new, state.x)
+    dx = tree_sub(x_new, state.x)
+    reset = jnp.array(False)
     if restart:
         # O'Donoghue-Candes gradient scheme: the step -(y - x_new) and the momentum dx point
         # apart, i.e. the prox-gradient step undoes the extrapolation.
-        reset = tree_dot(tree_diff(y, x_new), dx) > 0
-        t_next = jnp.where(reset, jnp.ones_like(t_next), t_next)
-        beta = jnp.where(reset, jnp.zeros_like(beta), beta)
-        restarts = restarts + reset.astype(restarts.dtype)
-    y_new = tree_axpy(beta.astype(dtype), dx, x_new)
+        reset = tree_vdot(tree_sub(y, x_new), dx) > 0
+    y_new = tree_add_scale(x_new, jnp.where(reset, 0, beta).astype(dtype), dx)
+    fun = extra_args.get("value_fn")
+    if isinstance(state.learning_rate, Backtracking) and fun is not None:
+        # Backtracking promises iterates in f's domain: test the extrapolated point too, and
+        # restart (y = x_new) where f is not finite there.
+        outside = ~jnp.isfinite(jnp.asarray(fun(y_new))) & tree_all_finite(x_new)
+        y_new = tree_where(outside, x_new, y_new)
+        reset = reset | outside
+    t_next = jnp.where(reset, jnp.ones_like(t_next), t_next)
     new_state = FistaState(
-        x_new,
-        jnp.stack([t_next, step, gm]).astype(dtype),
-        jnp.stack([next_count(count), restarts]).astype(jnp.int32),
-        state.reg,
+        next_count(state.count),
+        t_next.astype(dtype),
+        (state.restarts + reset.astype(jnp.int32)).astype(jnp.int32),
         state.learning_rate,
+        _info(x_new, state.reg, state.learning_rate, step, gm),
     )
-    return tree_diff(y_new, y), new_state
+    return tree_sub(y_new, y), new_state
 
 
 def _fista_update_restart(grads, state, params=None, **extra_args):
@@ -217,15 +165,17 @@ def _fista_update_plain(grads, state, params=None, **extra_args):
     return _fista_step(grads, state, params, extra_args, False)
 
 
+def inf(dtype: Any) -> Any:
+    return np.asarray(np.inf, dtype)
+
+
 def _prepare(reg: Any, learning_rate: Any) -> Any:
     check_regularizer("reg", reg)
     check_learning_rate(learning_rate)
     return as_learning_rate(learning_rate)
 
 
-def proximal_gradient(
-    reg: Regularizer, *, learning_rate: Any
-) -> optax.GradientTransformationExtraArgs:
+def proximal_gradient(reg: Regularizer, learning_rate: Any) -> Optimizer[ProximalGradientState]:
     r"""The proximal-gradient method (ISTA, forward-backward splitting) for min f + h.
 
     .. math::
@@ -255,7 +205,7 @@ def proximal_gradient(
     Example:
       >>> import jax.numpy as jnp, subopt as so
       >>> f = lambda x: 0.5 * jnp.sum((x - jnp.array([2.0, 0.3])) ** 2)
-      >>> res = so.run(so.proximal_gradient(so.prox.l1(0.5), learning_rate=1.0), f, jnp.zeros(2))
+      >>> res = so.run(so.proximal_gradient(so.prox.l1(0.5), 1.0), f, jnp.zeros(2))
       >>> res.params.tolist(), round(float(res.value), 4)
       ([1.5, 0.0], 0.92)
 
@@ -267,21 +217,16 @@ def proximal_gradient(
 
     def init(params):
         dtype = params_dtype(params)
-        scalars = stack_scalars([first_step(lr, dtype), np.asarray(np.inf, dtype)], dtype)
-        return ProximalGradientState(
-            params,
-            scalars,
-            np.zeros([], np.int32),
-            cast_hyperparams(reg, dtype),
-            cast_hyperparams(lr, dtype),
+        rule = cast_learning_rate(lr, dtype)
+        info = _info(
+            params, cast_hyperparams(reg, dtype), rule, first_step(rule, dtype), inf(dtype)
         )
+        return ProximalGradientState(np.zeros([], np.int32), rule, info)
 
-    return optax.GradientTransformationExtraArgs(init, _ista_update)  # pyright: ignore[reportArgumentType]
+    return Optimizer(init, _ista_update)
 
 
-def fista(
-    reg: Regularizer, *, learning_rate: Any, restart: bool = True
-) -> optax.GradientTransformationExtraArgs:
+def fista(reg: Regularizer, learning_rate: Any, *, restart: bool = True) -> Optimizer[FistaState]:
     r"""FISTA (accelerated proximal gradient) with adaptive restart, for min f + h.
 
     .. math::
@@ -323,7 +268,7 @@ def fista(
     Example:
       >>> import jax.numpy as jnp, subopt as so
       >>> p = so.problems.lasso(50, 20, seed=0)
-      >>> res = so.run(so.fista(p.reg, learning_rate=1 / p.lipschitz), p.fun, p.x0, tol=1e-8)
+      >>> res = so.run(so.fista(p.reg, 1 / p.lipschitz), p.fun, p.x0, tol=1e-8)
       >>> so.Status(int(res.status)).name
       'CONVERGED'
 
@@ -338,19 +283,15 @@ def fista(
 
     def init(params):
         dtype = params_dtype(params)
-        scalars = stack_scalars(
-            [np.ones([], dtype), first_step(lr, dtype), np.asarray(np.inf, dtype)], dtype
+        rule = cast_learning_rate(lr, dtype)
+        info = _info(
+            params, cast_hyperparams(reg, dtype), rule, first_step(rule, dtype), inf(dtype)
         )
-        return FistaState(
-            params,
-            scalars,
-            np.zeros(2, np.int32),
-            cast_hyperparams(reg, dtype),
-            cast_hyperparams(lr, dtype),
-        )
+        zero = np.zeros([], np.int32)
+        return FistaState(zero, scalar_leaf(1.0, dtype), zero, rule, info)
 
     update = _fista_update_restart if restart else _fista_update_plain
-    return optax.GradientTransformationExtraArgs(init, update)  # pyright: ignore[reportArgumentType]
+    return Optimizer(init, update)
 
 
 __all__ = [

@@ -1,60 +1,47 @@
-"""The subgradient method: fixed, diminishing, normalized and Polyak steps, best-iterate reports.
+"""The subgradient method: fixed, diminishing, normalized and Polyak steps.
 
-The subgradient method is not a descent method, so both optimizers here keep the best iterate
-seen (the driver passes the objective value to ``update``) and report it to `subopt.run` as the
-solution. Hyperparameters (step constants, f*, the Polyak cap) live in the state as array
-leaves, and the update functions are module-level, so new values reuse the compiled program
-and can be vmapped.
+The subgradient method is not a descent method, so both optimizers here set ``best`` in their
+`subopt.StepInfo`: `subopt.run` then tracks the best iterate seen and returns it.
+Hyperparameters (step constants, f*, the Polyak cap) live in the state as array leaves, and
+the update functions are module-level, so new values reuse the compiled program and can be
+vmapped.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, NamedTuple
 
+import chex
 import jax
 import jax.numpy as jnp
-import optax
+import numpy as np
 
 from subopt import schedules
 from subopt._base import (
     PyTree,
-    ScalarOrSchedule,
     cast_hyperparams,
     check_same_structure,
     check_scalar,
     check_step_size,
+    next_count,
     params_dtype,
     require_extra_arg,
-    tree_norm,
-    tree_select,
+    valid_step,
 )
-
-
-def _best_of(best_x: PyTree, best_f: jax.Array, x: PyTree, fx: Any) -> tuple:
-    """(x, fx) unless the stored best is at least as good (NaN fx is returned as is)."""
-    keep = best_f <= fx
-    return tree_select(keep, best_x, x), jnp.where(keep, best_f, fx)
+from subopt._info import StepInfo
+from subopt._transform import Optimizer
+from subopt._tree import tree_norm, tree_scale
 
 
 def _params_and_value(grads: PyTree, params: PyTree, extra_args: dict, who: str) -> tuple:
     """(params, value), or a TypeError naming what a hand-written loop forgot to pass."""
     if params is None:
         raise TypeError(
-            f"{who}.update needs params (it tracks the best iterate): "
-            "call update(grads, state, params, value=f(params))"
+            f"{who}.update needs params: call update(grads, state, params, value=f(params))"
         )
     check_same_structure(grads, params)
     return params, require_extra_arg(extra_args, "value", who)
-
-
-def _track(best_x: PyTree, best_f: jax.Array, params: PyTree, value: Any) -> tuple:
-    value = jnp.asarray(value).astype(best_f.dtype)
-    better = value < best_f  # False for NaN: a NaN value never becomes the best
-    return tree_select(better, params, best_x), jnp.where(better, value, best_f)
-
-
-def _scaled(grads: PyTree, t: jax.Array) -> PyTree:
-    return jax.tree_util.tree_map(lambda g: (-t * g).astype(g.dtype), grads)
 
 
 def _safe_inverse(norm: jax.Array) -> jax.Array:
@@ -71,63 +58,52 @@ class SubgradientState(NamedTuple):
 
     Attributes:
       count: int32, the number of steps taken (k).
-      step_size: the step rule a_k: a 0-d array or a `subopt.schedules` pytree, its
+      learning_rate: the step rule a_k: a 0-d array or a `subopt.schedules` pytree, its
         constants cast to the params' dtype.
-      best_params: the best iterate among those passed to ``update`` (x_0 ... x_{k-1}).
-      best_value: its objective value (+inf before the first update).
-      last: the latest iterate x_k = x_{k-1} + update (x_0 after ``init``).
       average: the ergodic average :math:`\\sum_i t_i x_i / \\sum_i t_i` over the iterates
         passed to ``update``, with t_i the multiplier of g_i in the step (a_i, or
         a_i/||g_i|| with ``normalize``); x_0 before the first step. None unless ``average``.
       weight_sum: :math:`\\sum_i t_i`.
+      info: the `subopt.StepInfo` for `subopt.run`: ``best`` is set (the run reports the
+        best iterate), ``step`` is a_k, ``valid`` says a_k > 0 and finite.
     """
 
-    count: jax.Array
-    step_size: Any
-    best_params: PyTree
-    best_value: jax.Array
-    last: PyTree
+    count: chex.Array
+    learning_rate: Any
     average: PyTree | None
-    weight_sum: jax.Array
-
-    # No report_stationarity: the driver's default measure, the norm of the gradient autodiff
-    # returned, is the one documented for this method (and the driver fuses it with its checks).
-
-    def report_solution(self, x: PyTree, fx: Any) -> tuple:
-        """The best of the tracked iterates and (x, fx): the final iterate and its value."""
-        return _best_of(self.best_params, self.best_value, x, fx)
+    weight_sum: chex.Array
+    info: StepInfo
 
 
-def _sg_init(params: PyTree, step_size: Any, average: bool) -> SubgradientState:
+def _sg_info(step: Any) -> StepInfo:
+    return StepInfo(step=step, valid=valid_step(step), best=True)
+
+
+def _sg_init(params: PyTree, learning_rate: Any, average: bool) -> SubgradientState:
     dtype = params_dtype(params)
-    copy = jax.tree_util.tree_map(jnp.asarray, params)
+    lr = cast_hyperparams(schedules.as_schedule(learning_rate), dtype)
+    count = np.zeros([], np.int32)
     return SubgradientState(
-        count=jnp.zeros([], jnp.int32),
-        step_size=cast_hyperparams(schedules.as_schedule(step_size), dtype),
-        best_params=copy,
-        best_value=jnp.full((), jnp.inf, dtype),
-        last=copy,
-        average=copy if average else None,
-        weight_sum=jnp.zeros((), dtype),
+        count=count,
+        learning_rate=lr,
+        average=jax.tree_util.tree_map(jnp.asarray, params) if average else None,
+        weight_sum=np.zeros((), dtype),
+        info=_sg_info(schedules.evaluate(lr, count)),
     )
 
 
-def _sg_step(grads, state: SubgradientState, params, extra_args, normalize: bool):
-    who = "subgradient_descent"
-    params, value = _params_and_value(grads, params, extra_args, who)
-    a = schedules.evaluate(state.step_size, state.count)
+def _sg_step(grads, state: SubgradientState, params, normalize: bool):
+    if params is None:
+        raise TypeError("subgradient_descent.update needs params: update(grads, state, params)")
+    check_same_structure(grads, params)
+    a = schedules.evaluate(state.learning_rate, state.count)
     if normalize:
-        norm = tree_norm(grads)
-        pos = norm > 0
-        safe = jnp.where(pos, norm, 1.0)
         # a * (g / ||g||): dividing first cannot overflow, even for a subnormal g.
-        updates = jax.tree_util.tree_map(
-            lambda g: jnp.where(pos, -a * (g / safe.astype(g.dtype)), 0.0).astype(g.dtype), grads
-        )
-        t = jnp.where(pos, a / safe, 0.0)
+        inv = _safe_inverse(tree_norm(grads))
+        updates = tree_scale(-a, tree_scale(inv, grads))
+        t = a * inv
     else:
-        updates, t = _scaled(grads, a), a
-    best_params, best_value = _track(state.best_params, state.best_value, params, value)
+        updates, t = tree_scale(-a, grads), a
     average, weight_sum = state.average, state.weight_sum
     if average is not None:
         t_w = jnp.asarray(t).astype(weight_sum.dtype)
@@ -139,28 +115,35 @@ def _sg_step(grads, state: SubgradientState, params, extra_args, normalize: bool
             lambda m, x: (m + frac * (x - m)).astype(m.dtype), average, params
         )
     new_state = SubgradientState(
-        count=jnp.asarray(optax.safe_int32_increment(state.count)),
-        step_size=state.step_size,
-        best_params=best_params,
-        best_value=best_value,
-        last=optax.apply_updates(params, updates),
+        count=next_count(state.count),
+        learning_rate=state.learning_rate,
         average=average,
         weight_sum=weight_sum,
+        info=_sg_info(a),
     )
     return updates, new_state
 
 
 def _sg_update(grads, state, params=None, **extra_args):
-    return _sg_step(grads, state, params, extra_args, normalize=False)
+    del extra_args
+    return _sg_step(grads, state, params, normalize=False)
 
 
 def _sg_update_normalized(grads, state, params=None, **extra_args):
-    return _sg_step(grads, state, params, extra_args, normalize=True)
+    del extra_args
+    return _sg_step(grads, state, params, normalize=True)
+
+
+_NO_STEP = object()
 
 
 def subgradient_descent(
-    step_size: ScalarOrSchedule, *, normalize: bool = False, average: bool = False
-) -> optax.GradientTransformationExtraArgs:
+    learning_rate: Any = _NO_STEP,
+    *,
+    normalize: bool = False,
+    average: bool = False,
+    step_size: Any = _NO_STEP,
+) -> Optimizer[SubgradientState]:
     r"""The subgradient method, reporting the best iterate.
 
     .. math::
@@ -188,8 +171,9 @@ def subgradient_descent(
 
     * ``result.params``/``result.value``: the best iterate over x_0 ... x_N and f there
       (``result.value == fun(result.params)``; with ``record=True`` it equals
-      ``min(f(x_0), min(history.value))``). The last iterate is ``result.state.last`` and,
-      with ``average=True``, the ergodic average is ``result.state.average``.
+      ``min(f(x_0), min(history.value))``): the state's `subopt.StepInfo` sets ``best``, and
+      `subopt.run` tracks the best iterate. The last iterate is ``result.state.x`` and,
+      with ``average=True``, the ergodic average is ``result.opt_state.average``.
     * stationarity: the norm of the subgradient autodiff returned at the current iterate.
       It certifies near-optimality (:math:`\mathrm{dist}(0, \partial f(x)) \le` ``tol``) only
       when that subgradient is the minimum-norm one, which the chain rule does not guarantee
@@ -197,25 +181,24 @@ def subgradient_descent(
       a nonsmooth problem seldom meet a small ``tol`` and the run usually ends ``MAX_STEPS``:
       judge the result by its value (e.g. against a known f*, or use `polyak_subgradient`).
 
-    In a hand-written loop pass the objective value:
-    ``update(g, state, x, value=f(x))``; ``state.report_solution(x, f(x))`` then gives the best
-    iterate.
+    A hand-written loop keeps the best iterate itself (the optimizer state does not).
 
     Args:
-      step_size: a_k > 0: a number (Python float or JAX array, may be traced and vmapped) or a
-        schedule ``count -> step`` from `subopt.schedules` (any callable works, but only the
-        pytree schedules reuse the compiled program for new constants).
+      learning_rate: a_k > 0: a number (Python float or JAX array, may be traced and vmapped)
+        or a schedule ``count -> step`` from `subopt.schedules` (any callable works, but only
+        the pytree schedules reuse the compiled program for new constants). A traced a_k that
+        is not > 0 and finite ends the run ``Status.INVALID``.
       normalize: divide the subgradient by its norm, so step k has length a_k.
       average: also keep the ergodic average of the iterates (``state.average``).
+      step_size: the old name of ``learning_rate``, deprecated (a DeprecationWarning).
 
     Returns:
-      An ``optax.GradientTransformationExtraArgs`` whose ``update`` needs ``params`` and the
-      extra argument ``value`` (`subopt.run` passes both).
+      An `subopt.Optimizer` whose ``update`` needs ``params``.
 
     Raises:
-      ValueError: a concrete ``step_size`` that is <= 0, NaN or infinite.
-      TypeError: ``normalize`` or ``average`` is not a bool; at update, ``params`` or
-        ``value`` is missing.
+      ValueError: a concrete ``learning_rate`` that is <= 0, NaN or infinite.
+      TypeError: ``normalize`` or ``average`` is not a bool; no step or both names given;
+        at update, ``params`` is missing.
 
     Example:
       >>> import jax.numpy as jnp, subopt as so
@@ -230,16 +213,28 @@ def subgradient_descent(
       Boyd, Xiao and Mutapcic, *Subgradient Methods*, lecture notes, Stanford, 2003.
       Nesterov, *Lectures on Convex Optimization*, 2018, section 3.2.3.
     """
-    check_step_size("step_size", step_size)
+    if step_size is not _NO_STEP:
+        if learning_rate is not _NO_STEP:
+            raise TypeError("give learning_rate or its deprecated name step_size, not both")
+        warnings.warn(
+            "subgradient_descent(step_size=...) is deprecated: use learning_rate=... (the "
+            "name every subopt optimizer uses)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        learning_rate = step_size
+    if learning_rate is _NO_STEP:
+        raise TypeError("subgradient_descent needs learning_rate")
+    check_step_size("learning_rate", learning_rate)
     for name, flag in (("normalize", normalize), ("average", average)):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be a bool, got {flag!r}")
 
     def init(params):
-        return _sg_init(params, step_size, average)
+        return _sg_init(params, learning_rate, average)
 
     update = _sg_update_normalized if normalize else _sg_update
-    return optax.GradientTransformationExtraArgs(init, update)  # pyright: ignore[reportArgumentType]
+    return Optimizer(init, update)
 
 
 # --------------------------------------------------------------------------- polyak_subgradient
@@ -252,40 +247,32 @@ class PolyakState(NamedTuple):
       count: int32, the number of steps taken.
       f_star: the optimal value f* the steps aim at (a 0-d array).
       max_step: the cap on the multiplier a_k (+inf for no cap).
-      best_params: the best iterate among those passed to ``update`` (x_0 ... x_{k-1}).
-      best_value: its objective value (+inf before the first update).
-      last: the latest iterate x_k (x_0 after ``init``).
+      lowest: the lowest objective value passed to ``update`` (+inf before the first).
+      info: the `subopt.StepInfo` for `subopt.run`: ``best`` is set; ``stationarity`` is
+        the gap :math:`f_{\\mathrm{low}} - f^\\star` of ``lowest`` (+inf before the first
+        update, and +inf once a value below f* proved ``f_star`` wrong); ``valid`` says f*
+        is finite and the cap > 0.
     """
 
-    count: jax.Array
-    f_star: jax.Array
-    max_step: jax.Array
-    best_params: PyTree
-    best_value: jax.Array
-    last: PyTree
+    count: chex.Array
+    f_star: chex.Array
+    max_step: chex.Array
+    lowest: chex.Array
+    info: StepInfo
 
-    def report_stationarity(self, params: PyTree, value: Any, grad: PyTree) -> jax.Array:
-        """|f_best - f*|: the best value over the tracked iterates and ``value``, less f*."""
-        del params, grad
-        value = jnp.asarray(value)
-        return jnp.abs(jnp.minimum(self.best_value.astype(value.dtype), value) - self.f_star)
 
-    def report_solution(self, x: PyTree, fx: Any) -> tuple:
-        """The best of the tracked iterates and (x, fx): the final iterate and its value."""
-        return _best_of(self.best_params, self.best_value, x, fx)
+def _polyak_info(f_star: Any, max_step: Any, gap: Any) -> StepInfo:
+    valid = jnp.isfinite(f_star) & (jnp.asarray(max_step) > 0)
+    return StepInfo(stationarity=gap, valid=valid, best=True)
 
 
 def _polyak_init(params: PyTree, f_star: Any, max_step: Any) -> PolyakState:
     dtype = params_dtype(params)
-    copy = jax.tree_util.tree_map(jnp.asarray, params)
-    return PolyakState(
-        count=jnp.zeros([], jnp.int32),
-        f_star=cast_hyperparams(f_star, dtype),
-        max_step=cast_hyperparams(jnp.inf if max_step is None else max_step, dtype),
-        best_params=copy,
-        best_value=jnp.full((), jnp.inf, dtype),
-        last=copy,
-    )
+    f_star = cast_hyperparams(f_star, dtype)
+    max_step = cast_hyperparams(np.inf if max_step is None else max_step, dtype)
+    inf = np.asarray(np.inf, dtype)
+    info = _polyak_info(f_star, max_step, inf)
+    return PolyakState(np.zeros([], np.int32), f_star, max_step, inf, info)
 
 
 def _polyak_update(grads, state: PolyakState, params=None, **extra_args):
@@ -295,22 +282,20 @@ def _polyak_update(grads, state: PolyakState, params=None, **extra_args):
     # (f - f*) / ||g||^2 computed as ((f - f*)/||g||)/||g|| so that it does not overflow.
     t = (jnp.abs(value - state.f_star) * inv) * inv
     t = jnp.minimum(t, state.max_step)
-    updates = _scaled(grads, t)
-    best_params, best_value = _track(state.best_params, state.best_value, params, value)
+    lowest = jnp.minimum(state.lowest, value.astype(state.lowest.dtype))  # NaN stays NaN
+    above = lowest >= state.f_star
+    gap = jnp.where(above, lowest - state.f_star, jnp.inf).astype(state.lowest.dtype)
     new_state = PolyakState(
-        count=jnp.asarray(optax.safe_int32_increment(state.count)),
+        count=next_count(state.count),
         f_star=state.f_star,
         max_step=state.max_step,
-        best_params=best_params,
-        best_value=best_value,
-        last=optax.apply_updates(params, updates),
+        lowest=lowest,
+        info=_polyak_info(state.f_star, state.max_step, gap),
     )
-    return updates, new_state
+    return tree_scale(-t, grads), new_state
 
 
-def polyak_subgradient(
-    f_star: Any, *, max_step: Any = None
-) -> optax.GradientTransformationExtraArgs:
+def polyak_subgradient(f_star: Any, *, max_step: Any = None) -> Optimizer[PolyakState]:
     r"""The subgradient method with Polyak's step for a known optimal value f*.
 
     .. math::
@@ -321,8 +306,7 @@ def polyak_subgradient(
 
     A zero subgradient gives no step. With a correct f*, :math:`f(x_k) \ge f^\star` and the
     absolute value changes nothing; a value below ``f_star`` proves ``f_star`` wrong, and the
-    method then keeps descending rather than stalling (an unbounded objective ends
-    ``DIVERGED``, not stuck). For convex f each step
+    method then keeps descending rather than stalling. For convex f each step
     brings x_k closer to every minimiser: :math:`\|x_{k+1} - x^\star\|^2 \le
     \|x_k - x^\star\|^2 - (f(x_k) - f^\star)^2 / \|g_k\|^2`, so
     :math:`f_{\mathrm{best}}(k) - f^\star \le G R / \sqrt{k}`, and on a sharp problem
@@ -332,21 +316,29 @@ def polyak_subgradient(
     What `subopt.run` reports:
 
     * ``result.params``/``result.value``: the best iterate over x_0 ... x_N and f there, as for
-      `subgradient_descent`; the last iterate is ``result.state.last``.
-    * stationarity: :math:`|f_{\mathrm{best}} - f^\star|`, so ``CONVERGED`` means
-      :math:`f_{\mathrm{best}}` is within ``tol`` of ``f_star``. That is an optimality
-      certificate only if ``f_star`` is the optimal value. If ``f_star`` is below the
-      optimum the gap never closes and the run ends ``MAX_STEPS``; if it is above, the
-      iterates pass below it, the gap grows again, and the run never ends ``CONVERGED`` by
-      overshooting.
+      `subgradient_descent`; the last iterate is ``result.state.x``.
+    * stationarity: the gap :math:`f_{\mathrm{low}} - f^\star`, with
+      :math:`f_{\mathrm{low}}` the lowest value over the points the updates stepped from
+      (x_0 ... x_{k-1}), and +inf once a value fell below f*. So ``CONVERGED`` means some
+      iterate has :math:`f^\star \le f(x_i) \le f^\star +` ``tol`` (the best iterate is
+      then that one or better), one step after it was reached. That is an optimality
+      certificate only if ``f_star`` is the optimal value: the method cannot tell a wrong
+      ``f_star``. If it is
+      below the optimum the gap never closes and the run ends ``MAX_STEPS``. If it is above,
+      the iterates aim at f*: a step can land within ``tol`` of it (then ``CONVERGED`` at a
+      point that is not optimal; on a linear f, Polyak's step reaches f* exactly in one
+      step, so an unbounded linear objective ends ``CONVERGED`` at f = f*), and a point
+      below f* never counts as converged: from there the steps keep descending.
+    * A traced ``f_star`` that is not finite, or a cap ``max_step`` that is not > 0, ends
+      the run ``Status.INVALID``.
 
     Args:
       f_star: the optimal value f* (finite; a number or a possibly traced array).
       max_step: the largest multiplier a_k, > 0; None (the default) for no cap.
 
     Returns:
-      An ``optax.GradientTransformationExtraArgs`` whose ``update`` needs ``params`` and the
-      extra argument ``value`` (`subopt.run` passes both).
+      An `subopt.Optimizer` whose ``update`` needs ``params`` and the extra argument
+      ``value`` (`subopt.run` passes both).
 
     Raises:
       ValueError: a concrete ``f_star`` that is NaN or infinite, or a concrete ``max_step``
@@ -373,4 +365,4 @@ def polyak_subgradient(
     def init(params):
         return _polyak_init(params, f_star, max_step)
 
-    return optax.GradientTransformationExtraArgs(init, _polyak_update)  # pyright: ignore[reportArgumentType]
+    return Optimizer(init, _polyak_update)

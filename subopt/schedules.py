@@ -178,6 +178,6 @@ def as_schedule(value: Any) -> Any:
     return jnp.asarray(value)
 
 
-def evaluate(step: Any, count: jax.Array) -> jax.Array:
+def evaluate(step: Any, count: Any) -> jax.Array:
     """The step at ``count`` of a value produced by `as_schedule`."""
     return jnp.asarray(step(count) if callable(step) else step)

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import TraceCounter
 
 import subopt as so
 
@@ -30,16 +31,6 @@ def sklearn_lasso(lam=LAM):
 
 X_SK = sklearn_lasso()
 F_STAR = lasso_objective(X_SK)
-
-
-def _counted(fn):
-    calls = {"n": 0}
-
-    def wrapped(x):
-        calls["n"] += 1
-        return fn(x)
-
-    return wrapped, calls
 
 
 SOLVERS = {
@@ -77,7 +68,7 @@ def test_restart_beats_ista_on_ill_conditioned_lasso(lasso_runs):
     steps = {name: int(r.num_steps) for name, r in lasso_runs.items()}
     assert steps["fista"] * 8 < steps["ista"], steps
     assert steps["fista"] * 4 < steps["fista-norestart"], steps
-    assert int(lasso_runs["fista"].state.restarts) > 0
+    assert int(lasso_runs["fista"].opt_state.restarts) > 0
 
 
 def test_elastic_net_matches_sklearn():
@@ -184,7 +175,7 @@ def test_fista_rate_bound_without_restart():
     x = res.params
     assert res.status == so.Status.MAX_STEPS
     assert int(jnp.sum(x == 0)) > 0
-    np.testing.assert_array_equal(x, res.state.x)
+    np.testing.assert_array_equal(x, res.opt_state.x)
     np.testing.assert_allclose(res.value, P.fun(x) + LAM * jnp.sum(jnp.abs(x)), rtol=1e-14)
     np.testing.assert_allclose(res.history.value[-1], res.value, rtol=1e-14)
     # the stationarity is the gradient mapping the last step computed, never NaN
@@ -208,7 +199,7 @@ def test_ista_is_monotone():
 def test_stationarity_is_infinite_before_the_first_step_and_zero_at_a_solution():
     opt = so.fista(P.reg, learning_rate=STEP)
     state = opt.init(P.x0)
-    assert np.isinf(state.report_stationarity(P.x0, None, None))
+    assert np.isinf(state.info.stationarity) and np.isinf(state.gradient_mapping)
     x_star = jnp.asarray(X_SK)
     res = so.run(opt, P.fun, x_star, max_steps=MAX, tol=1e-8)
     assert res.status == so.Status.CONVERGED and int(res.num_steps) == 1
@@ -222,7 +213,7 @@ def test_stationarity_is_infinite_before_the_first_step_and_zero_at_a_solution()
 
 
 def test_vmap_over_lam_equals_loop_without_retrace():
-    f, calls = _counted(P.fun)
+    f = TraceCounter(P.fun)
     lams = jnp.asarray(LAM * np.array([0.5, 1.0, 2.0, 4.0]))
 
     def solve(lam, step=STEP):
@@ -232,7 +223,7 @@ def test_vmap_over_lam_equals_loop_without_retrace():
 
     batched = jax.vmap(solve)(lams)
     loop = [solve(lam) for lam in lams]
-    n_after = calls["n"]
+    n_after = f.count
     for i, r in enumerate(loop):
         np.testing.assert_allclose(batched.params[i], r.params, rtol=1e-10, atol=1e-12)
         assert int(batched.num_steps[i]) == int(r.num_steps)
@@ -241,7 +232,7 @@ def test_vmap_over_lam_equals_loop_without_retrace():
     solve(0.123)
     solve(jnp.asarray(0.05), 0.9 * STEP)
     solve(LAM, jnp.asarray(0.5 * STEP))
-    assert calls["n"] == n_after
+    assert f.count == n_after
     # sklearn agrees at every lam
     for i, lam in enumerate(np.asarray(lams)):
         ref = lasso_objective(sklearn_lasso(lam), lam)
@@ -249,7 +240,7 @@ def test_vmap_over_lam_equals_loop_without_retrace():
 
 
 def test_vmap_over_backtracking_initial_steps_no_retrace():
-    f, calls = _counted(P.fun)
+    f = TraceCounter(P.fun)
 
     @jax.vmap
     def solve(initial):
@@ -257,11 +248,11 @@ def test_vmap_over_backtracking_initial_steps_no_retrace():
         return so.run(opt, f, P.x0, max_steps=MAX, tol=1e-8)
 
     out = solve(jnp.array([1.0, 10.0, 100.0]))
-    n_after = calls["n"]
+    n_after = f.count
     solve(jnp.array([3.0, 0.5, 7.0]))
-    assert calls["n"] == n_after
+    assert f.count == n_after
     assert np.all(np.asarray(out.status) == so.Status.CONVERGED)
-    steps = np.asarray(out.state.step)
+    steps = np.asarray(out.opt_state.step)
     # backtracking finds a step near 1/L without knowing L, never above 2/L
     assert np.all(steps <= 2 * STEP) and np.all(steps >= 0.25 * STEP)
     for i in range(3):
@@ -272,7 +263,7 @@ def test_backtracking_step_never_grows_and_needs_value_fn():
     opt = so.fista(P.reg, learning_rate=so.backtracking(50.0, 0.7))
     res = so.run(opt, P.fun, P.x0, max_steps=MAX, tol=1e-6)
     assert res.status == so.Status.CONVERGED
-    assert float(res.state.step) <= 50.0 and float(res.state.step) > 0.7 * 0.5 * STEP
+    assert float(res.opt_state.step) <= 50.0 and float(res.opt_state.step) > 0.7 * 0.5 * STEP
     # a hand-written loop must pass value_fn
     state = opt.init(P.x0)
     g = jax.grad(P.fun)(P.x0)
@@ -299,7 +290,7 @@ def test_schedule_learning_rate():
         v = x - t * A.T @ (A @ x - B) / len(B)
         x = np.sign(v) * np.maximum(np.abs(v) - t * LAM, 0)
     np.testing.assert_allclose(res.params, x, rtol=1e-12, atol=1e-15)
-    assert float(res.state.step) == pytest.approx(3 * STEP / 6.0)
+    assert float(res.opt_state.step) == pytest.approx(3 * STEP / 6.0)
     # a user's callable schedule (not a pytree) works too
     res2 = so.run(
         so.fista(P.reg, learning_rate=lambda k: STEP), P.fun, P.x0, max_steps=MAX, tol=1e-9
@@ -345,8 +336,8 @@ def test_dtypes_are_kept(dtype):
         assert res.status == so.Status.CONVERGED
         assert res.params.dtype == dtype and res.value.dtype == dtype
         assert res.stationarity.dtype == dtype
-        assert res.state.x.dtype == dtype and res.state.step.dtype == dtype
-        assert res.state.gradient_mapping.dtype == dtype
+        assert res.opt_state.x.dtype == dtype and res.opt_state.step.dtype == dtype
+        assert res.opt_state.gradient_mapping.dtype == dtype
         a, b = np.asarray(p.data["A"], np.float64), np.asarray(p.data["b"], np.float64)
         x = np.asarray(res.params, np.float64)
         ref = sklearn_objective(a, b, p.data["lam"])

@@ -7,70 +7,10 @@ divergence, unbounded objectives, max_steps, dtype policy, compile-once, repeata
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
+from helpers import CLOSES_OVER, NAMES, OPTIMIZERS, PROXIMAL, TraceCounter, smooth  # noqa: F401
 
 import subopt as so
-
-# f(x) = 1/2 sum_i q_i (x_i - c_i)^2 (L = 1, no method lands on the optimum in one step), and
-# its nonsmooth twin ||x - c||_1 for the subgradient methods
-C = np.array([1.0, -2.0, 0.5])
-Q = np.array([1.0, 0.5, 0.2])
-
-
-def smooth(x):
-    c, q = jnp.asarray(C, x.dtype), jnp.asarray(Q, x.dtype)
-    return 0.5 * jnp.sum(q * (x - c) ** 2)
-
-
-def sharp(x):
-    c = jnp.asarray(C, x.dtype)
-    return so.nonsmooth.l1_norm(x - c)
-
-
-# name -> (factory(hyper) -> optimizer, objective, a good hyperparameter, another one)
-OPTIMIZERS = {
-    "gradient_descent": (lambda h: so.gradient_descent(h), smooth, 0.5, 0.25),
-    "gradient_descent_schedule": (
-        lambda h: so.gradient_descent(so.schedules.inverse_sqrt(h)),
-        smooth,
-        0.5,
-        0.25,
-    ),
-    "subgradient_descent": (lambda h: so.subgradient_descent(h), sharp, 0.1, 0.05),
-    "subgradient_normalized": (
-        lambda h: so.subgradient_descent(so.schedules.inverse_sqrt(h), normalize=True),
-        sharp,
-        0.5,
-        0.25,
-    ),
-    "polyak_subgradient": (lambda h: so.polyak_subgradient(h), sharp, 0.0, -1.0),
-    "proximal_gradient": (
-        lambda h: so.proximal_gradient(so.prox.l1(h), learning_rate=0.5),
-        smooth,
-        0.1,
-        0.2,
-    ),
-    "fista": (lambda h: so.fista(so.prox.l1(h), learning_rate=0.5), smooth, 0.1, 0.2),
-    "fista_backtracking": (
-        lambda h: so.fista(so.prox.l1(h), learning_rate=so.backtracking(initial=4.0)),
-        smooth,
-        0.1,
-        0.2,
-    ),
-    "optax_adam": (lambda h: optax.adam(h), smooth, 0.1, 0.05),
-    "apply_prox_chain": (
-        lambda h: optax.chain(optax.sgd(0.5), so.apply_prox(so.prox.l1(h), 0.5)),
-        smooth,
-        0.1,
-        0.2,
-    ),
-}
-NAMES = sorted(OPTIMIZERS)
-# optax closes over its hyperparameters (adam's step, the chain's transforms): each new
-# optimizer object is a new program, documented in so.run; subopt's keep them in the state
-CLOSES_OVER = {"optax_adam", "apply_prox_chain"}
-PROXIMAL = {"proximal_gradient", "fista", "fista_backtracking", "apply_prox_chain"}
 
 
 def _nan_beyond(fun, threshold):
@@ -87,6 +27,13 @@ def test_nan_mid_run_is_nonfinite_with_last_finite_iterate(name):
     factory, fun, h, _ = OPTIMIZERS[name]
     f = _nan_beyond(fun, 0.3)
     res = so.run(factory(h), f, jnp.zeros(3), max_steps=500, tol=1e-12, record=True)
+    if name == "fista_backtracking":
+        # backtracking keeps its iterates in f's domain (it tests every trial and FISTA's
+        # extrapolated point): the steps collapse at the edge, the run never converges there
+        assert res.status == so.Status.MAX_STEPS, so.Status(int(res.status))
+        assert np.all(np.isfinite(res.params)) and np.isfinite(res.value)
+        assert res.params[0] <= 0.3
+        return
     assert res.status == so.Status.NONFINITE, so.Status(int(res.status))
     assert np.all(np.isfinite(res.params)) and np.isfinite(res.value)
     assert res.params[0] <= 0.3
@@ -154,26 +101,22 @@ def test_float32_in_float32_out(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_new_hyperparameter_values_do_not_retrace(name):
     factory, fun, h, h2 = OPTIMIZERS[name]
-    calls = {"n": 0}
-
-    def f(x):
-        calls["n"] += 1
-        return fun(x)
+    f = TraceCounter(fun)
 
     def solve(hyper):
         return so.run(factory(hyper), f, jnp.zeros(3), max_steps=30)
 
     first = solve(h)
-    n = calls["n"]
+    n = f.count
     second = solve(h2)
     if name not in CLOSES_OVER:
-        assert calls["n"] == n
+        assert f.count == n
     # a vmapped grid traces once more (new batch shapes), then never again
     grid = jax.vmap(solve)(jnp.asarray([h, h2]))
-    n = calls["n"]
+    n = f.count
     jax.vmap(solve)(jnp.asarray([h2, h]))
     if name not in CLOSES_OVER:
-        assert calls["n"] == n
+        assert f.count == n
     np.testing.assert_array_equal(grid.params[0], first.params)
     np.testing.assert_array_equal(grid.params[1], second.params)
 
@@ -275,17 +218,20 @@ LIMITS = [
 def test_step_sizes_at_the_float_limits_give_honest_statuses(name):
     fun = OPTIMIZERS[name][1]
     for dtype, max_steps, tiny, huge in LIMITS:
-        for t in tiny:  # no progress: never CONVERGED
+        for t in tiny:  # no progress: never CONVERGED (INVALID where the step is 0 in
+            # the hardware: XLA on CPU flushes the subnormal 5e-324, and 1e-300 is 0 in float32)
             res = so.run(STEPS[name](t), fun, jnp.zeros(3, dtype), max_steps=max_steps, record=True)
-            assert res.status == so.Status.MAX_STEPS, (dtype, t, so.Status(int(res.status)))
+            want = (so.Status.MAX_STEPS, so.Status.INVALID)
+            assert res.status in want, (dtype, t, so.Status(int(res.status)))
             assert np.all(np.isfinite(res.params))
         for t in huge:
             res = so.run(STEPS[name](t), fun, jnp.zeros(3, dtype), max_steps=max_steps, record=True)
             assert np.all(np.isfinite(res.params)) and np.isfinite(res.value)
             if name == "polyak_subgradient":  # a huge cap is no cap: Polyak's own step
                 assert res.status == so.Status.CONVERGED and res.value <= 1e-6
-            else:
-                assert res.status in (so.Status.DIVERGED, so.Status.NONFINITE), (dtype, t)
+            else:  # INVALID where the step is inf in the params' dtype (1e300 in float32)
+                bad = (so.Status.DIVERGED, so.Status.NONFINITE, so.Status.INVALID)
+                assert res.status in bad, (dtype, t)
 
 
 @pytest.mark.parametrize("name", NAMES)

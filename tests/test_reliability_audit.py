@@ -94,17 +94,17 @@ BAD_HYPERPARAMETERS = [
         "-2.",
     ),
     (
-        "subgradient_descent.step_size",
+        "subgradient_descent.learning_rate",
         lambda: so.subgradient_descent(-0.2),
         ValueError,
-        "step_size",
+        "learning_rate",
         "-0.2",
     ),
     (
-        "subgradient_descent.step_size_str",
+        "subgradient_descent.learning_rate_str",
         lambda: so.subgradient_descent("0.1"),
         TypeError,
-        "step_size",
+        "learning_rate",
         "'0.1'",
     ),
     (

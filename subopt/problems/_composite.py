@@ -17,8 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from subopt import prox
-from subopt.problems._base import Problem, as_float
-from subopt.problems._smooth import logistic_loss
+from subopt.problems._base import Problem, as_float, make
+from subopt.problems._smooth import least_squares_objective, logistic_loss, logistic_objective
 
 
 def _design(rng, m: int, n: int, correlation: float) -> np.ndarray:
@@ -42,14 +42,16 @@ def _sparse_regression(rng, m, n, correlation, sparsity):
     return a, b, x_true
 
 
-def _least_squares(A, B):
-    m = A.shape[0]
+def group_objective(xs: Any, A: Any, b: Any) -> Any:
+    """Least squares of the concatenated groups."""
+    return least_squares_objective(jnp.concatenate(xs), A, b)
 
-    def fun(x):
-        r = A @ x - B
-        return 0.5 * jnp.dot(r, r) / m
 
-    return fun
+def graphical_objective(theta: Any, S: Any) -> Any:
+    r""":math:`-\ln\det \mathrm{sym}(\Theta) + \mathrm{tr}(S\Theta)`."""
+    # logdet of the symmetric part: value and gradient S - sym(Theta^{-1}) then agree for
+    # any Theta, and iterates that start symmetric stay symmetric up to rounding.
+    return -logdet(0.5 * (theta + theta.T)) + jnp.sum(S * theta)
 
 
 def _check_weight(name: str, value: Any) -> None:
@@ -86,7 +88,7 @@ def lasso(
     Example:
       >>> import subopt as so
       >>> p = so.problems.lasso(60, 30)
-      >>> res = so.run(so.fista(p.reg, learning_rate=1 / p.lipschitz), p.fun, p.x0, tol=1e-6)
+      >>> res = so.run(so.fista(p.reg, 1 / p.lipschitz), p.objective, p.x0, *p.args, tol=1e-6)
       >>> bool(res.status == so.Status.CONVERGED), int((res.params != 0).sum()) < 30
       (True, True)
     """
@@ -98,9 +100,8 @@ def lasso(
     A, B = as_float(a, dtype), as_float(b, dtype)
     data = {"A": A, "b": B, "x_true": x_true, "lam": lam, "lam_max": lam_max}
     lipschitz = float(np.linalg.norm(a, 2) ** 2 / m)
-    return Problem(
-        "lasso", _least_squares(A, B), jnp.zeros(n, A.dtype), data, prox.l1(lam), lipschitz
-    )
+    x0 = jnp.zeros(n, A.dtype)
+    return make("lasso", least_squares_objective, (A, B), x0, data, prox.l1(lam), lipschitz)
 
 
 def elastic_net(
@@ -149,14 +150,9 @@ def elastic_net(
         "l1_ratio": l1 / (l1 + l2),
     }
     lipschitz = float(np.linalg.norm(a, 2) ** 2 / m)
-    return Problem(
-        "elastic net",
-        _least_squares(A, B),
-        jnp.zeros(n, A.dtype),
-        data,
-        prox.elastic_net(l1, l2),
-        lipschitz,
-    )
+    reg = prox.elastic_net(l1, l2)
+    x0 = jnp.zeros(n, A.dtype)
+    return make("elastic net", least_squares_objective, (A, B), x0, data, reg, lipschitz)
 
 
 def group_lasso(
@@ -197,15 +193,10 @@ def group_lasso(
     )
     lam = 0.1 * lam_max if lam is None else float(lam)
     A, B = as_float(a, dtype), as_float(b, dtype)
-    ls = _least_squares(A, B)
-
-    def fun(xs):
-        return ls(jnp.concatenate(xs))
-
     x0 = [jnp.zeros(group_size, A.dtype) for _ in range(groups)]
     data = {"A": A, "b": B, "x_true": x_true, "lam": lam, "lam_max": lam_max}
     lipschitz = float(np.linalg.norm(a, 2) ** 2 / m)
-    return Problem("group lasso", fun, x0, data, prox.group_l2(lam), lipschitz)
+    return make("group lasso", group_objective, (A, B), x0, data, prox.group_l2(lam), lipschitz)
 
 
 def nonnegative_least_squares(
@@ -224,9 +215,10 @@ def nonnegative_least_squares(
     b = a @ rng.standard_normal(n) + 0.1 * rng.standard_normal(m)
     A, B = as_float(a, dtype), as_float(b, dtype)
     lipschitz = float(np.linalg.norm(a, 2) ** 2 / m)
-    return Problem(
+    return make(
         "nonnegative least squares",
-        _least_squares(A, B),
+        least_squares_objective,
+        (A, B),
         jnp.zeros(n, A.dtype),
         {"A": A, "b": B},
         prox.nonnegative(),
@@ -260,10 +252,12 @@ def sparse_logistic_regression(
     y = (rng.random(m) < p).astype(float)
     lam_max = float(np.max(np.abs(x.T @ (y - y.mean()))) / m)
     lam = 0.1 * lam_max if lam is None else float(lam)
-    fun, x0, lipschitz, data = logistic_loss(x, y, dtype)
+    x0, lipschitz, data = logistic_loss(x, y, dtype)
     reg = prox.l1({"w": lam, "b": 0.0})
+    args = (data["X"], data["y"])
     data = {**data, "w_true": w_true, "lam": lam, "lam_max": lam_max}
-    return Problem("sparse logistic regression", fun, x0, data, reg, lipschitz)
+    name = "sparse logistic regression"
+    return make(name, logistic_objective, args, x0, data, reg, lipschitz)
 
 
 @jax.custom_jvp
@@ -307,7 +301,7 @@ def graphical_lasso(
     part is evaluated at the symmetric part of Theta, so its gradient is
     :math:`S - \Theta^{-1}` for symmetric Theta (`logdet`'s rule) and iterates stay
     symmetric. f is +inf where Theta is not positive definite and grad f is not globally
-    Lipschitz, so ``lipschitz`` is None: use ``learning_rate=so.backtracking(...)``, whose
+    Lipschitz, so ``lipschitz`` is NaN: use ``learning_rate=so.backtracking(...)``, whose
     test also keeps Theta positive definite. ``reg = so.prox.l1(lam * (1 - I))`` leaves the
     diagonal free.
 
@@ -328,13 +322,7 @@ def graphical_lasso(
     off = s - np.diag(np.diag(s))
     lam = 0.1 * float(np.max(np.abs(off))) if lam is None else float(lam)
     S = as_float(s, dtype)
-
-    def fun(theta):
-        # logdet of the symmetric part: value and gradient S - sym(Theta^{-1}) then agree for
-        # any Theta, and iterates that start symmetric stay symmetric up to rounding.
-        return -logdet(0.5 * (theta + theta.T)) + jnp.sum(S * theta)
-
     weights = as_float(lam * (1 - np.eye(n)), dtype)
     x0 = as_float(np.diag(1.0 / np.diag(s)), dtype)
     data = {"S": S, "precision": precision, "lam": lam}
-    return Problem("graphical lasso", fun, x0, data, prox.l1(weights), None)
+    return make("graphical lasso", graphical_objective, (S,), x0, data, prox.l1(weights))

@@ -16,7 +16,24 @@ import jax.numpy as jnp
 import numpy as np
 
 from subopt import nonsmooth as ns
-from subopt.problems._base import Problem, as_float
+from subopt.problems._base import Problem, as_float, make
+
+
+def lad_objective(x: Any, A: Any, b: Any) -> Any:
+    r""":math:`\frac{1}{m}\|Ax - b\|_1`."""
+    return jnp.mean(ns.abs(A @ x - b))
+
+
+def svm_objective(params: Any, X: Any, y: Any, lam: Any) -> Any:
+    """The mean hinge loss of the margins ``y (X w + b)`` plus ``lam / 2 ||w||^2``."""
+    margins = y * (X @ params["w"] + params["b"])
+    w = params["w"]
+    return jnp.mean(ns.hinge(margins)) + 0.5 * lam * jnp.dot(w, w)
+
+
+def max_affine_objective(x: Any, A: Any, b: Any) -> Any:
+    r""":math:`\max_i (a_i^\top x + b_i)`."""
+    return ns.max(A @ x + b)
 
 
 def lad_regression(m: int = 200, n: int = 20, *, seed: int = 0, dtype: Any = None) -> Problem:
@@ -53,17 +70,13 @@ def lad_regression(m: int = 200, n: int = 20, *, seed: int = 0, dtype: Any = Non
     x_true = rng.standard_normal(n)
     b = a @ x_true + rng.laplace(scale=0.5, size=m)
     A, B = as_float(a, dtype), as_float(b, dtype)
-
-    def fun(x):
-        return jnp.mean(ns.abs(A @ x - B))
-
     data = {
         "A": A,
         "b": B,
         "x_true": x_true,
         "subgradient_bound": float(np.linalg.norm(a, axis=1).mean()),
     }
-    return Problem("LAD regression", fun, jnp.zeros(n, A.dtype), data)
+    return make("LAD regression", lad_objective, (A, B), jnp.zeros(n, A.dtype), data)
 
 
 def linear_svm(
@@ -104,14 +117,9 @@ def linear_svm(
     x = rng.standard_normal((m, n)) + np.outer(y, direction) + 0.3 * direction
     X, Y = as_float(x, dtype), as_float(y, dtype)
     lam_f = float(lam)
-
-    def fun(params):
-        margins = Y * (X @ params["w"] + params["b"])
-        w = params["w"]
-        return jnp.mean(ns.hinge(margins)) + 0.5 * lam_f * jnp.dot(w, w)
-
     x0 = {"w": jnp.zeros(n, X.dtype), "b": jnp.zeros((), X.dtype)}
-    return Problem("linear SVM", fun, x0, {"X": X, "y": Y, "lam": lam_f})
+    args = (X, Y, jnp.asarray(lam_f, X.dtype))
+    return make("linear SVM", svm_objective, args, x0, {"X": X, "y": Y, "lam": lam_f})
 
 
 def max_of_affine(m: int = 100, n: int = 20, *, seed: int = 0, dtype: Any = None) -> Problem:
@@ -142,9 +150,5 @@ def max_of_affine(m: int = 100, n: int = 20, *, seed: int = 0, dtype: Any = None
     a -= a.mean(axis=0)
     b = rng.standard_normal(m)
     A, B = as_float(a, dtype), as_float(b, dtype)
-
-    def fun(x):
-        return ns.max(A @ x + B)
-
     data = {"A": A, "b": B, "subgradient_bound": float(np.linalg.norm(a, axis=1).max())}
-    return Problem("max of affine", fun, jnp.zeros(n, A.dtype), data)
+    return make("max of affine", max_affine_objective, (A, B), jnp.zeros(n, A.dtype), data)

@@ -141,5 +141,5 @@ def test_steepest_descent_on_lad():
     assert isinstance(state.info, so._info.StepInfo) and float(state.info.stationarity) == np.inf
     res = so.run(opt, lad, jnp.zeros(3), max_steps=60, tol=0.0)
     assert float(res.value) - f_star < 1e-7 * f_star  # the subgradient method is far off
-    assert isinstance(res.state.info, so._info.StepInfo)
-    assert np.isfinite(float(res.state.info.stationarity))
+    assert isinstance(res.opt_state.info, so._info.StepInfo)
+    assert np.isfinite(float(res.opt_state.info.stationarity))

@@ -56,7 +56,7 @@ class L2Sphere(Regularizer):
         r = scalar_radius(self.radius, flat.dtype)
         e1 = jnp.zeros_like(flat).at[0].set(1) if flat.size else flat
         safe = jnp.where(n > 0, n, jnp.ones((), n.dtype))
-        return unravel(jnp.where(n > 0, flat * (r / safe), r * e1))
+        return unravel(jnp.where((n > 0) | jnp.isnan(n), flat * (r / safe), r * e1))
 
     def min_norm(self, x, g):
         # The normal cone of the manifold at x is the line spanned by x: remove g's part

@@ -109,7 +109,7 @@ def _leaves(tree):
 
 def test_is_valid_is_false_exactly_for_rejected_values_and_outputs_are_then_nan():
     out = _all_slots(jnp.asarray(SPECIAL))
-    for name, (build, x) in SLOTS.items():
+    for name, (build, _) in SLOTS.items():
         valid, prox, value, prox_nan = out[name]
         for i, v in enumerate(SPECIAL):
             want = concretely_valid(build, v)

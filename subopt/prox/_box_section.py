@@ -97,7 +97,10 @@ class BoxSection(Regularizer):
         return flat, unravel, lo, hi, a, jnp.asarray(self.c).astype(flat.dtype)
 
     def _feasible(self, flat, lo, hi, a, c):
-        tol = rtol(flat.dtype, flat.size) * (jnp.sum(jnp.abs(a * flat)) + jnp.abs(c))
+        # the rounding of <a, x> and of the projection's multiplier, which is found from
+        # sums of a_i l_i and a_i u_i: relative to the box's own scale too
+        box = jnp.sum(jnp.abs(a) * jnp.maximum(jnp.abs(lo), jnp.abs(hi)))
+        tol = rtol(flat.dtype, flat.size) * (jnp.sum(jnp.abs(a * flat)) + jnp.abs(c) + box)
         inside = jnp.all((lo <= flat) & (flat <= hi))
         return inside & (jnp.abs(jnp.sum(a * flat) - c) <= tol)
 
@@ -164,7 +167,8 @@ def box_section(lower: Any, upper: Any, a: Any, c: Any) -> BoxSection:
     :math:`\{d : d_i \ge 0 \text{ at } x_i = l_i,\ d_i \le 0 \text{ at } x_i = u_i,\
     \langle a, d\rangle = 0\}`, by the same projection. ``directional`` is 0 along directions
     of T (``<a, d> = 0`` to 16 eps sqrt(n) relative), +inf otherwise. Membership allows
-    16 eps sqrt(n) (sum |a_i x_i| + |c|) of rounding in ``<a, x> = c``; the box is exact.
+    16 eps sqrt(n) (sum |a_i x_i| + |c| + sum |a_i| max(|l_i|, |u_i|)) of rounding in
+    ``<a, x> = c``; the box is exact.
 
     Args:
       lower: l, finite: a scalar, or a pytree like x (or a prefix of its structure).

@@ -17,7 +17,7 @@ import time
 
 import jax
 
-MODULES = ["overhead", "lasso_jaxopt", "lasso_grid", "logreg_grid", "scaling"]
+MODULES = ["overhead", "lasso_jaxopt", "lasso_grid", "logreg_grid", "scaling", "prox_structured"]
 RESULTS = pathlib.Path(__file__).parent / "results"
 
 
@@ -40,7 +40,8 @@ def _fmt_table(record: dict) -> str:
     if ratios is None and "ratio" in record:
         ratios = {record["ratio_label"]: record["ratio"]}
         lines.append(f"ratio {record['ratio_label']} = {record['ratio']:.3f}"
-                     + (f" (target <= {record['target']})" if "target" in record else ""))
+                     + (f" (target <= {record['target']})" if "target" in record else "")
+                     + (" MISSED" if record.get("met") is False else ""))
     first = record.get("first_call_s", {})
     for name, t in times.items():
         extra = ""

@@ -7,9 +7,9 @@ x_i| + \tfrac12 (b - y_k)^2`, an increasing piecewise-linear function, as a dequ
 each step clamps it to :math:`[-\lambda_k, \lambda_k]` (popping knots from both ends,
 amortized O(1)) and records where the clamps start, :math:`b^-_k \le b^+_k`. The backward pass
 is :math:`x_k = \mathrm{clip}(x_{k+1}, b^-_k, b^+_k)`, a reverse ``lax.scan`` (a parallel
-associative scan of the clamps' compositions compiles far slower). The knots live in fixed-size buffers inside a
-``lax.while_loop``, so the prox works under jit and vmap; its derivative is a custom JVP
-(the prox averages y over each constant run), so grad works too.
+associative scan of the clamps' compositions compiles far slower). The knots live in
+fixed-size buffers inside a ``lax.while_loop``, so the prox works under jit and vmap; its
+derivative is a custom JVP (the prox averages y over each constant run), so grad works too.
 """
 
 from __future__ import annotations

@@ -299,6 +299,15 @@ def nan_unless(feasible: jax.Array, tree: PyTree) -> PyTree:
     return jax.tree_util.tree_map(lambda v: jnp.where(feasible, v, jnp.full_like(v, jnp.nan)), tree)
 
 
+def run_mean(values: jax.Array, runs: jax.Array) -> jax.Array:
+    """Each entry replaced by the mean of its run (``runs``: nondecreasing ids from 0), the
+    derivative of the piecewise-constant proxes (TV1D, isotonic regression)."""
+    n = values.shape[0]
+    total = jax.ops.segment_sum(values, runs, n)
+    count = jax.ops.segment_sum(jnp.ones_like(values), runs, n)
+    return (total / jnp.where(count > 0, count, 1))[runs]
+
+
 def concrete(value: Any) -> np.ndarray | None:
     """A concrete hyperparameter as a numpy array (None when traced)."""
     return concrete_array(value)

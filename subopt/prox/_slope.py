@@ -26,6 +26,7 @@ from subopt.prox._base import (
     flatten,
     hyperparameter,
     register,
+    run_mean,
     tree_dtype,
 )
 
@@ -83,10 +84,7 @@ def _isotonic_jvp(primals, tangents):
     if n == 0:
         return z, dv
     new = jnp.concatenate([jnp.ones(1, bool), (z[1:] != z[:-1]) | barrier[1:]])
-    block = jnp.cumsum(new) - 1
-    total = jax.ops.segment_sum(dv, block, n)
-    count = jax.ops.segment_sum(jnp.ones_like(dv), block, n)
-    return z, (total / jnp.where(count > 0, count, 1))[block]
+    return z, run_mean(dv, jnp.cumsum(new) - 1)
 
 
 def slope_prox_flat(y: jax.Array, lams: jax.Array) -> jax.Array:

@@ -28,6 +28,7 @@ from subopt.prox._base import (
     leaf_params,
     rebuild,
     register,
+    run_mean,
     tree_dtype,
     valid_weights,
 )
@@ -127,9 +128,7 @@ def _tv_prox_jvp(primals, tangents):
     run = jnp.concatenate([jnp.zeros(1, jnp.int32), jnp.cumsum(sgn != 0).astype(jnp.int32)])
     edge = dw * sgn
     push = jnp.zeros_like(dy).at[:-1].add(edge).at[1:].add(-edge)
-    total = jax.ops.segment_sum(dy + push, run, n)
-    count = jax.ops.segment_sum(jnp.ones_like(dy), run, n)
-    return z, (total / jnp.where(count > 0, count, 1))[run]
+    return z, run_mean(dy + push, run)
 
 
 def _rows(v: jax.Array) -> jax.Array:

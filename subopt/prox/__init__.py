@@ -23,11 +23,12 @@ from subopt.prox._base import Regularizer, register, zero
 from subopt.prox._box_section import box_section
 from subopt.prox._groups import group_l2
 from subopt.prox._l1 import l1, nonnegative_l1, soft_threshold
+from subopt.prox._l1_ball import l1_ball, project_l1_ball
 from subopt.prox._norms import elastic_net, l2, ridge
 from subopt.prox._nuclear import nuclear
 from subopt.prox._separable import separable
 from subopt.prox._sets import box, l2_ball, linf_ball, nonnegative
-from subopt.prox._simplex import l1_ball, project_l1_ball, project_simplex, simplex
+from subopt.prox._simplex import project_simplex, simplex
 from subopt.prox._slope import sorted_l1
 from subopt.prox._sphere import l2_sphere
 from subopt.prox._tv import total_variation_1d

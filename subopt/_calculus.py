@@ -17,6 +17,18 @@ from subopt._base import PyTree, check_same_structure
 from subopt.prox._base import check_regularizer
 
 
+def _method(reg: Any, name: str, caller: str) -> Callable:
+    """``reg``'s method ``name``, or a NotImplementedError naming the term and the method."""
+    method = getattr(reg, name, None)
+    if not callable(method):
+        raise NotImplementedError(
+            f"{caller} needs the regularizer's {name}(x, ...) method, which "
+            f"{type(reg).__name__} does not implement; add it to the class (see "
+            "docs/prox.md, 'Writing your own term')"
+        )
+    return method
+
+
 def directional_derivative(
     fun: Callable[[PyTree], jax.Array], x: PyTree, d: PyTree, reg: Any = None
 ) -> jax.Array:
@@ -41,6 +53,7 @@ def directional_derivative(
 
     Raises:
       TypeError: ``fun`` is not callable or ``reg`` is not a regularizer.
+      NotImplementedError: ``reg`` has no ``directional`` method (the message names it).
       ValueError: ``d`` does not have ``x``'s structure and shapes.
 
     Example:
@@ -51,13 +64,15 @@ def directional_derivative(
     """
     if not callable(fun):
         raise TypeError(f"fun must be callable, got {fun!r}")
+    method = None
     if reg is not None:
         check_regularizer("reg", reg)
+        method = _method(reg, "directional", "directional_derivative")
     check_same_structure(d, x)
     d = jax.tree_util.tree_map(lambda u, v: jnp.asarray(u, jnp.result_type(v)), d, x)
     _, slope = jax.jvp(fun, (x,), (d,))
-    if reg is not None:
-        slope = (slope + reg.directional(x, d)).astype(jnp.result_type(slope))
+    if method is not None:
+        slope = (slope + method(x, d)).astype(jnp.result_type(slope))
     return slope
 
 
@@ -82,6 +97,7 @@ def min_norm_subgradient(
 
     Raises:
       TypeError: ``fun`` is not callable or ``reg`` is not a regularizer.
+      NotImplementedError: ``reg`` has no ``min_norm`` method (the message names it).
 
     Example:
       >>> import jax.numpy as jnp, subopt as so
@@ -91,12 +107,14 @@ def min_norm_subgradient(
     """
     if not callable(fun):
         raise TypeError(f"fun must be callable, got {fun!r}")
+    method = None
     if reg is not None:
         check_regularizer("reg", reg)
+        method = _method(reg, "min_norm", "min_norm_subgradient")
 
     def g_star(x: PyTree) -> PyTree:
         g = jax.grad(fun)(x)
-        return g if reg is None else reg.min_norm(x, g)
+        return g if method is None else method(x, g)
 
     return g_star
 

@@ -1,12 +1,14 @@
-"""The `Regularizer` interface every term of `subopt.prox` implements, and the helpers the
-terms share: hyperparameter validation (concrete values checked, traced values passed
-through), dtype handling, an overflow-safe norm with a finite gradient at 0, flattening a
-pytree into one vector, and the feasibility tolerance of the constraint sets.
+r"""The `Regularizer` interface every term of `subopt.prox` implements, the public `register`
+decorator that turns a subclass into a pytree, and the helpers the terms share:
+hyperparameter validation (concrete values checked, traced values passed through), the
+structure rule for per-leaf hyperparameters, validity tests for traced hyperparameters, and
+the feasibility tolerance of the constraint sets. Tree math lives in `subopt._tree`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -24,21 +26,28 @@ RTOL_FACTOR = 16
 
 
 class Regularizer:
-    r"""A closed convex term h with a cheap proximal map.
+    r"""A closed term h with a cheap proximal map (convex, except `l2_sphere`).
 
-    Subclasses are frozen dataclasses registered as pytrees: hyperparameters (weights, radii,
-    bounds) are array leaves, so a regularizer can be traced, vmapped and stored in an
-    optimizer state without a recompile for new values.
+    Subclasses are frozen dataclasses registered as pytrees with `register`: hyperparameters
+    (weights, radii, bounds) are array leaves, so a regularizer can be traced, vmapped and
+    stored in an optimizer state without a recompile for new values.
 
     Methods (all over pytrees ``x``, ``g`` and ``d`` of the same structure; outputs keep the
     dtype of each leaf of ``x``, whatever the dtype of ``step`` or of the hyperparameters):
 
     * ``value(x)``: h(x), a scalar.
     * ``prox(x, step)``: :math:`\arg\min_z h(z) + \|z - x\|^2 / (2\,\text{step})`, step >= 0.
-    * ``min_norm(x, g)``: the minimum-norm element of :math:`g + \partial h(x)` (exact for
-      every term of `subopt.prox`; `nuclear` up to the numerical rank of x).
+    * ``min_norm(x, g)``: the minimum-norm element of :math:`g + \partial h(x)`.
     * ``directional(x, d)``: the one-sided directional derivative
       :math:`h'(x; d) = \lim_{s \downarrow 0} (h(x + s d) - h(x)) / s`.
+    * ``is_valid()``: a 0-d bool, False when a (traced) hyperparameter is one the constructor
+      would reject if it were concrete (a negative, NaN or infinite weight, an empty set).
+      When it is False, every method returns NaN (`register` adds that guard), and the
+      optimizers end the run ``Status.INVALID``.
+
+    ``value`` and ``prox`` are required; ``min_norm`` and ``directional`` are needed only by
+    `subopt.min_norm_subgradient` and `subopt.directional_derivative`, which name the term
+    and the missing method when it lacks them.
 
     Constraint sets C (h the indicator of C): ``value`` is 0 on C and +inf off it, ``prox`` is
     the Euclidean projection (``step`` is ignored), ``min_norm(x, g)`` is
@@ -47,34 +56,89 @@ class Regularizer:
     s > 0 and +inf otherwise. At a point outside C, h has no subgradient and no directional
     derivative: ``min_norm`` and ``directional`` return NaN. Membership is tested exactly for
     the box, the orthant and the L-inf ball (their projections are exact) and within a relative
-    tolerance of 16 eps(dtype) for the L2 ball and 16 eps(dtype) sqrt(n) (n entries) for the
-    L1 ball and the simplex, whose projections sum n rounded terms.
+    tolerance of 16 eps(dtype) (times sqrt(n) for a constraint summing n entries) for the
+    others, whose projections round.
     """
 
     def value(self, x: PyTree) -> jax.Array:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} does not implement value")
 
     def prox(self, x: PyTree, step: Any) -> PyTree:
-        raise NotImplementedError
-
-    def min_norm(self, x: PyTree, g: PyTree) -> PyTree:
-        raise NotImplementedError
-
-    def directional(self, x: PyTree, d: PyTree) -> jax.Array:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} does not implement prox")
 
     def is_valid(self) -> jax.Array:
         """A 0-d bool: False when a (possibly traced) hyperparameter makes the term improper
-        (a negative or NaN weight, an empty constraint set). Optimizers report it to
-        `subopt.run`, which then ends the run ``Status.INVALID``. Default: True."""
+        (one the constructor would reject: a negative, NaN or infinite weight, an empty
+        constraint set). Optimizers report it to `subopt.run`, which then ends the run
+        ``Status.INVALID``. Default: True."""
         return jnp.array(True)
 
 
-def regularizer(cls: type) -> type:
-    """Class decorator: a frozen dataclass pytree whose fields are all data leaves."""
+def as_arrays(tree: PyTree) -> PyTree:
+    """Every leaf as a jax array (Python floats become arrays of the default float dtype)."""
+    return jax.tree_util.tree_map(jnp.asarray, tree)
+
+
+def _guard(method: Callable, trees: int) -> Callable:
+    """Wrap a method: its first ``trees`` arguments become array pytrees, and its output is
+    NaN when ``is_valid()`` is False (skipped when validity is a concrete True)."""
+
+    @functools.wraps(method)
+    def guarded(self, *args):
+        args = tuple(as_arrays(a) if i < trees else a for i, a in enumerate(args))
+        out = method(self, *args)
+        valid = self.is_valid()
+        if not isinstance(valid, jax.core.Tracer) and bool(valid):
+            return out
+        return nan_unless(valid, out)
+
+    guarded._subopt_guarded = True  # type: ignore[attr-defined]
+    return guarded
+
+
+_METHODS = {"value": 1, "prox": 1, "min_norm": 2, "directional": 2}
+
+
+def register(cls: type) -> type:
+    """Class decorator: make a `Regularizer` subclass a frozen dataclass pytree.
+
+    Every field is a data leaf (a hyperparameter that may be traced or vmapped), unless it is
+    declared ``dataclasses.field(metadata={"static": True})`` (structure: an axis, a number
+    of groups), which is part of the compiled program. The decorator also wraps ``value``,
+    ``prox``, ``min_norm`` and ``directional``: Python-number leaves of ``x``, ``g`` and ``d``
+    become arrays, and outputs are NaN when ``is_valid()`` is False.
+
+    Example:
+      >>> import dataclasses, jax.numpy as jnp, subopt as so
+      >>> @so.prox.register
+      ... class Huber(so.prox.Regularizer):
+      ...     lam: jnp.ndarray
+      ...     def value(self, x):
+      ...         a = jnp.abs(x)
+      ...         return self.lam * jnp.sum(jnp.where(a <= 1, a * a / 2, a - 0.5))
+      ...     def prox(self, x, step):
+      ...         t = step * self.lam
+      ...         return jnp.where(jnp.abs(x) <= 1 + t, x / (1 + t), x - t * jnp.sign(x))
+      ...     def is_valid(self):
+      ...         return (self.lam >= 0) & jnp.isfinite(self.lam)
+      >>> Huber(jnp.array(1.0)).prox(jnp.array([0.5, 3.0]), 1.0).tolist()
+      [0.25, 2.0]
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Regularizer)):
+        raise TypeError(f"register decorates subclasses of subopt.prox.Regularizer, got {cls!r}")
     cls = dataclasses.dataclass(frozen=True)(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    return jax.tree_util.register_dataclass(cls, data_fields=names, meta_fields=[])
+    fields = dataclasses.fields(cls)
+    data = [f.name for f in fields if not f.metadata.get("static", False)]
+    meta = [f.name for f in fields if f.metadata.get("static", False)]
+    for name, trees in _METHODS.items():
+        method = getattr(cls, name, None)
+        if method is not None and not getattr(method, "_subopt_guarded", False):
+            setattr(cls, name, _guard(method, trees))
+    return jax.tree_util.register_dataclass(cls, data_fields=data, meta_fields=meta)
+
+
+# The name the terms of this package were written with.
+regularizer = register
 
 
 def check_regularizer(name: str, reg: Any) -> None:
@@ -118,25 +182,45 @@ def weight(name: str, value: Any) -> jax.Array:
     return hyperparameter(name, value)
 
 
-def leaf_params(name: str, param: Any, x: PyTree, *, scalar_only: bool = False) -> list:
-    """One array per leaf of ``x``, cast to that leaf's dtype.
+class _Spread:
+    """One hyperparameter leaf repeated over a subtree of x (an opaque pytree leaf)."""
 
-    ``param`` is a single array (shared by every leaf: a scalar, or an array of the leaf's
-    shape) or a pytree with ``x``'s structure. Shapes that would silently broadcast raise.
+    def __init__(self, items: list):
+        self.items = items
+
+
+def per_leaf(name: str, param: Any, x: PyTree) -> list:
+    """``param`` spread over the leaves of ``x``: one entry per leaf of x.
+
+    The structure rule of every per-leaf hyperparameter: ``param`` is a single array (shared
+    by every leaf), or a pytree whose structure is a prefix of x's (each of its leaves
+    applies to every leaf of the matching subtree of x; x's own structure is the common
+    case). Anything else, e.g. ``{"w": 0.5}`` for params ``{"w": ..., "b": ...}``, is a
+    ValueError naming both structures.
     """
-    leaves = jax.tree_util.tree_leaves(x)
-    p_leaves = jax.tree_util.tree_leaves(param)
-    if jax.tree_util.tree_structure(param) == jax.tree_util.tree_structure(x):
-        pairs = list(zip(p_leaves, leaves))
-    elif len(p_leaves) == 1:
-        pairs = [(p_leaves[0], leaf) for leaf in leaves]
-    else:
-        raise ValueError(
-            f"{name} structure {jax.tree_util.tree_structure(param)} matches neither a single "
-            f"array nor x's structure {jax.tree_util.tree_structure(x)}"
+    pdef = jax.tree_util.tree_structure(param)
+    if jax.tree_util.treedef_is_leaf(pdef):
+        return [param] * len(jax.tree_util.tree_leaves(x))
+    try:
+        nested = jax.tree_util.tree_map(
+            lambda p, sub: _Spread([p] * len(jax.tree_util.tree_leaves(sub))), param, x
         )
+    except (ValueError, TypeError) as err:
+        raise ValueError(
+            f"{name} has structure {pdef}, which is neither a single array nor a prefix of the "
+            f"structure of x, {jax.tree_util.tree_structure(x)}"
+        ) from err
+    return [p for group in jax.tree_util.tree_leaves(nested) for p in group.items]
+
+
+def leaf_params(name: str, param: Any, x: PyTree, *, scalar_only: bool = False) -> list:
+    """One array per leaf of ``x``, cast to that leaf's dtype (structure rule: `per_leaf`).
+
+    Each array is a scalar or has the shape of its leaf (``scalar_only``: a scalar); shapes
+    that would silently broadcast raise.
+    """
     out = []
-    for p, leaf in pairs:
+    for p, leaf in zip(per_leaf(name, param, x), jax.tree_util.tree_leaves(x)):
         allowed = ((),) if scalar_only else ((), jnp.shape(leaf))
         if jnp.shape(p) not in allowed:
             what = "a scalar" if scalar_only else f"a scalar or shape {jnp.shape(leaf)}"
@@ -144,8 +228,23 @@ def leaf_params(name: str, param: Any, x: PyTree, *, scalar_only: bool = False) 
                 f"{name} has shape {jnp.shape(p)}, which does not match the leaf of x of shape "
                 f"{jnp.shape(leaf)} (expected {what})"
             )
-        out.append(jnp.asarray(p).astype(leaf.dtype))
+        out.append(jnp.asarray(p).astype(jnp.result_type(leaf)))
     return out
+
+
+def all_true(flags: list) -> jax.Array:
+    """The conjunction of a list of boolean arrays (True for an empty list)."""
+    out = jnp.array(True)
+    for f in flags:
+        out = out & jnp.all(f)
+    return out
+
+
+def valid_weights(*trees: Any) -> jax.Array:
+    """True when every entry of every tree is >= 0 and finite (the constructors' rule)."""
+    return all_true(
+        [(v >= 0) & jnp.isfinite(v) for t in trees for v in jax.tree_util.tree_leaves(t)]
+    )
 
 
 def check_step(step: Any) -> None:
@@ -158,22 +257,12 @@ def cast(value: Any, dtype: Any) -> jax.Array:
     return jnp.asarray(value).astype(dtype)
 
 
-def scalar_radius(radius: Any, dtype: Any) -> jax.Array:
-    """A ball's radius as a 0-d array of ``dtype``; a non-scalar radius is a ValueError."""
+def scalar_radius(radius: Any, dtype: Any, name: str = "radius") -> jax.Array:
+    """A scalar hyperparameter as a 0-d array of ``dtype``; a non-scalar is a ValueError."""
     radius = jnp.asarray(radius)
     if radius.ndim:
-        raise ValueError(f"radius must be a scalar here, got shape {radius.shape}")
+        raise ValueError(f"{name} must be a scalar here, got shape {radius.shape}")
     return radius.astype(dtype)
-
-
-def tree_sum(values: list) -> jax.Array:
-    """The sum of a list of scalars, in their dtype (a 0-d zero for an empty list)."""
-    if not values:
-        return jnp.zeros(())
-    total = jnp.asarray(values[0])
-    for v in values[1:]:
-        total = total + v
-    return total
 
 
 def tree_dtype(x: PyTree) -> Any:
@@ -182,33 +271,15 @@ def tree_dtype(x: PyTree) -> Any:
     return jnp.result_type(*leaves) if leaves else jnp.result_type(float)
 
 
-# --------------------------------------------------------------------------- norms and vectors
-
-
-def safe_norm(leaves: list) -> jax.Array:
-    """Euclidean norm of the concatenated ``leaves``, in their promoted dtype.
-
-    Scaled by the largest entry, so 1e200 or 1e-200 entries neither overflow nor underflow,
-    and its gradient at 0 is 0 (finite), so jacobians of terms built on it stay finite. NaN
-    entries give NaN, inf entries give inf.
-    """
-    if not leaves:
-        return jnp.zeros(())
-    dtype = jnp.result_type(*leaves)
-    leaves = [jnp.asarray(v).astype(dtype) for v in leaves]
-    top = jnp.max(jnp.stack([jnp.max(jnp.abs(v), initial=0.0) for v in leaves]))
-    # The norm is homogeneous, so a constant scale leaves its derivative unchanged.
-    top = jax.lax.stop_gradient(top)
-    scale = jnp.where((top > 0) & jnp.isfinite(top), top, jnp.ones((), dtype))
-    sq = tree_sum([jnp.sum(jnp.square(v / scale)) for v in leaves])
-    zero = sq == 0
-    return jnp.where(zero, jnp.zeros((), dtype), scale * jnp.sqrt(jnp.where(zero, 1, sq)))
-
-
 def flatten(x: PyTree) -> tuple[jax.Array, Callable[[jax.Array], PyTree]]:
     """All entries of ``x`` as one vector (promoted dtype) and the inverse (leaf dtypes kept)."""
     flat, unravel = ravel_pytree(x)
     return flat, unravel
+
+
+def rebuild(x: PyTree, leaves: list) -> PyTree:
+    """A pytree of x's structure with the given leaves."""
+    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(x), leaves)
 
 
 def rtol(dtype: Any, size: int = 1) -> jax.Array:
@@ -225,9 +296,16 @@ def indicator(feasible: jax.Array, dtype: Any) -> jax.Array:
 
 def nan_unless(feasible: jax.Array, tree: PyTree) -> PyTree:
     """``tree`` where ``feasible`` (a scalar or per-leaf-broadcastable mask), else NaN."""
-    return jax.tree_util.tree_map(
-        lambda v: jnp.where(feasible, v, jnp.full_like(v, jnp.nan)), tree
-    )
+    return jax.tree_util.tree_map(lambda v: jnp.where(feasible, v, jnp.full_like(v, jnp.nan)), tree)
+
+
+def run_mean(values: jax.Array, runs: jax.Array) -> jax.Array:
+    """Each entry replaced by the mean of its run (``runs``: nondecreasing ids from 0), the
+    derivative of the piecewise-constant proxes (TV1D, isotonic regression)."""
+    n = values.shape[0]
+    total = jax.ops.segment_sum(values, runs, n)
+    count = jax.ops.segment_sum(jnp.ones_like(values), runs, n)
+    return (total / jnp.where(count > 0, count, 1))[runs]
 
 
 def concrete(value: Any) -> np.ndarray | None:
@@ -238,7 +316,7 @@ def concrete(value: Any) -> np.ndarray | None:
 # --------------------------------------------------------------------------- h = 0
 
 
-@regularizer
+@register
 class Zero(Regularizer):
     """h = 0: the prox is the identity; composite methods reduce to gradient descent."""
 
@@ -250,8 +328,7 @@ class Zero(Regularizer):
         return x
 
     def min_norm(self, x, g):
-        del x
-        return g
+        return jax.tree_util.tree_map(lambda v, gv: gv.astype(v.dtype), x, g)
 
     def directional(self, x, d):
         del d

@@ -1,4 +1,4 @@
-"""The weighted L1 norm and its prox, soft-thresholding (exact zeros)."""
+"""The weighted L1 norm and the nonnegative L1 norm: soft-thresholding (exact zeros)."""
 
 from __future__ import annotations
 
@@ -7,22 +7,20 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from subopt._base import PyTree, check_scalar
+from subopt._base import check_scalar
+from subopt._tree import tree_sum
 from subopt.prox._base import (
     Regularizer,
     cast,
     check_step,
     hyperparameter_tree,
     leaf_params,
-    regularizer,
+    nan_unless,
+    rebuild,
+    register,
     tree_dtype,
-    tree_sum,
+    valid_weights,
 )
-
-
-def leaf_weights(lam: Any, x: PyTree) -> list:
-    """One weight array per leaf of ``x`` (see `subopt.prox._base.leaf_params`)."""
-    return leaf_params("lam", lam, x)
 
 
 def soft_threshold(x: jax.Array, t: Any) -> jax.Array:
@@ -31,6 +29,9 @@ def soft_threshold(x: jax.Array, t: Any) -> jax.Array:
     .. math::
 
       S_t(x) = \mathrm{sign}(x) \max(|x| - t, 0)
+
+    Its derivative in x is 0 on :math:`|x| < t` and 1 elsewhere; in particular 1 at
+    x = t = 0, where the map is the identity.
 
     Args:
       x: an array.
@@ -47,7 +48,7 @@ def soft_threshold(x: jax.Array, t: Any) -> jax.Array:
     Example:
       >>> import jax.numpy as jnp, subopt as so
       >>> so.prox.soft_threshold(jnp.array([3.0, -0.5, -2.0]), 1.0).tolist()
-      [2.0, -0.0, -1.0]
+      [2.0, 0.0, -1.0]
 
     References:
       Donoho, *De-noising by soft-thresholding*, IEEE Trans. Inf. Theory, 1995.
@@ -57,46 +58,57 @@ def soft_threshold(x: jax.Array, t: Any) -> jax.Array:
 
 
 def shrink(x: jax.Array, t: Any) -> jax.Array:
-    """`soft_threshold` without the check of ``t``, for the terms' own (checked) weights."""
+    """`soft_threshold` without the check of ``t``, for the terms' own (checked) weights.
+
+    Written ``x - sign(x) t`` outside ``|x| < t`` (not ``sign(x) max(|x| - t, 0)``), so the
+    derivative is exact where the map is locally linear, including x = t = 0 (identity);
+    a NaN x or t gives NaN.
+    """
     x = jnp.asarray(x)
     if jnp.issubdtype(x.dtype, jnp.floating):
         t = cast(t, x.dtype)
-    return jnp.sign(x) * jnp.maximum(jnp.abs(x) - t, 0)
+    return jnp.where(jnp.abs(x) < t, jnp.zeros_like(x), x - jnp.sign(x) * t)
 
 
-@regularizer
+def _map(lam, fn, *trees):
+    ws = leaf_params("lam", lam, trees[0])
+    leaves = [jax.tree_util.tree_leaves(t) for t in trees]
+    return rebuild(trees[0], [fn(w, *ls) for w, ls in zip(ws, zip(*leaves))])
+
+
+def _total(x, parts):
+    return tree_sum(parts).astype(tree_dtype(x))
+
+
+@register
 class L1(Regularizer):
     """h(x) = sum_i lam_i |x_i| over every leaf of x (see `l1`)."""
 
     lam: Any
 
-    def _map(self, fn, *trees):
-        ws = leaf_weights(self.lam, trees[0])
-        leaves = [jax.tree_util.tree_leaves(t) for t in trees]
-        out = [fn(w, *ls) for w, ls in zip(ws, zip(*leaves))]
-        return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(trees[0]), out)
+    def is_valid(self):
+        return valid_weights(self.lam)
 
     def value(self, x):
-        parts = self._map(lambda w, v: jnp.sum(w * jnp.abs(v)), x)
-        return tree_sum(jax.tree_util.tree_leaves(parts)).astype(tree_dtype(x))
+        return _total(x, _map(self.lam, lambda w, v: jnp.sum(w * jnp.abs(v)), x))
 
     def prox(self, x, step):
         check_step(step)
-        return self._map(lambda w, v: shrink(v, cast(step, v.dtype) * w), x)
+        return _map(self.lam, lambda w, v: shrink(v, cast(step, v.dtype) * w), x)
 
     def min_norm(self, x, g):
         def leaf(w, v, gv):
             gv = gv.astype(v.dtype)
             return jnp.where(v != 0, gv + w * jnp.sign(v), shrink(gv, w))
 
-        return self._map(leaf, x, g)
+        return _map(self.lam, leaf, x, g)
 
     def directional(self, x, d):
         def leaf(w, v, dv):
             dv = dv.astype(v.dtype)
             return jnp.sum(w * jnp.where(v != 0, jnp.sign(v) * dv, jnp.abs(dv)))
 
-        return tree_sum(jax.tree_util.tree_leaves(self._map(leaf, x, d))).astype(tree_dtype(x))
+        return _total(x, _map(self.lam, leaf, x, d))
 
 
 def l1(lam: Any) -> L1:
@@ -112,7 +124,8 @@ def l1(lam: Any) -> L1:
 
     Args:
       lam: lambda >= 0: a scalar, an array of the shape of every leaf of x (per-coordinate
-        weights), or a pytree like x. Arrays may be traced and vmapped.
+        weights), or a pytree whose structure is x's or a prefix of it (see
+        `subopt.prox` for the structure rule). Arrays may be traced and vmapped.
 
     Returns:
       An `L1` regularizer (a pytree whose leaves are the weights).
@@ -120,15 +133,91 @@ def l1(lam: Any) -> L1:
     Raises:
       TypeError: ``lam`` is not real (a string, None, complex, boolean).
       ValueError: a concrete weight is negative, NaN or infinite; at the first call, a weight
-        shape that does not match x.
+        shape or structure that does not match x.
 
     Example:
       >>> import jax.numpy as jnp, subopt as so
       >>> so.prox.l1(1.0).prox(jnp.array([3.0, -0.5]), 1.0).tolist()
-      [2.0, -0.0]
+      [2.0, 0.0]
 
     References:
       Donoho, *De-noising by soft-thresholding*, IEEE Trans. Inf. Theory, 1995.
       Tibshirani, *Regression shrinkage and selection via the lasso*, JRSS B, 1996.
     """
     return L1(hyperparameter_tree("lam", lam))
+
+
+@register
+class NonNegativeL1(Regularizer):
+    """h(x) = sum_i lam_i x_i + indicator(x >= 0) (see `nonnegative_l1`)."""
+
+    lam: Any
+
+    def is_valid(self):
+        return valid_weights(self.lam)
+
+    def _feasible(self, x):
+        flags = [jnp.all(v >= 0) for v in jax.tree_util.tree_leaves(x)]
+        return jnp.all(jnp.stack(flags)) if flags else jnp.array(True)
+
+    def value(self, x):
+        total = _total(x, _map(self.lam, lambda w, v: jnp.sum(w * v), x))
+        return jnp.where(self._feasible(x), total, jnp.inf).astype(total.dtype)
+
+    def prox(self, x, step):
+        check_step(step)
+
+        def leaf(w, v):
+            z = v - cast(step, v.dtype) * w
+            return jnp.where(z > 0, z, jnp.where(jnp.isnan(z), z, 0))
+
+        return _map(self.lam, leaf, x)
+
+    def min_norm(self, x, g):
+        def leaf(w, v, gv):
+            s = gv.astype(v.dtype) + w
+            return jnp.where(v > 0, s, jnp.minimum(s, 0))
+
+        return nan_unless(self._feasible(x), _map(self.lam, leaf, x, g))
+
+    def directional(self, x, d):
+        def leaf(w, v, dv):
+            dv = dv.astype(v.dtype)
+            return jnp.sum(jnp.where((v == 0) & (dv < 0), jnp.inf, w * dv))
+
+        total = _total(x, _map(self.lam, leaf, x, d))
+        return jnp.where(self._feasible(x), total, jnp.nan).astype(total.dtype)
+
+
+def nonnegative_l1(lam: Any) -> NonNegativeL1:
+    r"""The nonnegative lasso penalty :math:`h(x) = \sum_i \lambda_i x_i + \iota_{x \ge 0}(x)`.
+
+    .. math::
+
+      \mathrm{prox}_{t h}(x)_i = \max(x_i - t\lambda_i, 0)
+
+    (jaxopt's ``prox_non_negative_lasso``). ``min_norm`` is exact: :math:`g_i + \lambda_i`
+    where :math:`x_i > 0`, :math:`\min(g_i + \lambda_i, 0)` where :math:`x_i = 0`; NaN at an
+    infeasible x. ``directional`` is :math:`\sum_i \lambda_i d_i`, +inf if some
+    :math:`x_i = 0` has :math:`d_i < 0`.
+
+    Args:
+      lam: lambda >= 0, the forms of `l1`.
+
+    Returns:
+      A `NonNegativeL1` regularizer.
+
+    Raises:
+      TypeError: ``lam`` is not real.
+      ValueError: a concrete weight that is negative, NaN or infinite.
+
+    Example:
+      >>> import jax.numpy as jnp, subopt as so
+      >>> so.prox.nonnegative_l1(1.0).prox(jnp.array([3.0, -0.5]), 1.0).tolist()
+      [2.0, 0.0]
+
+    References:
+      Slawski and Hein, *Non-negative least squares for high-dimensional linear models*,
+      Electron. J. Statist., 2013.
+    """
+    return NonNegativeL1(hyperparameter_tree("lam", lam))

@@ -1,6 +1,7 @@
 """Euclidean-norm penalties: the global L2 norm (block soft-thresholding), the group L2 norm
-(one group per pytree leaf) and the elastic net. Norms are scaled by the largest entry, so
-1e200 and 1e-200 inputs neither overflow nor underflow, and their jacobians are finite at 0.
+with one group per pytree leaf, the elastic net and ridge. Norms are `subopt._tree.tree_norm`
+(overflow-safe, derivative 0 at 0), so value, prox and their jacobians are finite at 0.
+Groups given by integer labels live in `subopt.prox._groups`.
 """
 
 from __future__ import annotations
@@ -10,98 +11,92 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from subopt._tree import tree_norm, tree_sum, tree_vdot
 from subopt.prox._base import (
     Regularizer,
     cast,
     check_step,
     hyperparameter_tree,
     leaf_params,
-    regularizer,
-    safe_norm,
+    rebuild,
+    register,
+    scalar_radius,
     tree_dtype,
-    tree_sum,
+    valid_weights,
 )
 from subopt.prox._l1 import shrink
 
 # ----------------------------------------------------------------- one block: lam * ||leaves||_2
 
 
-def _block_value(lam, leaves):
-    return lam * safe_norm(leaves)
-
-
-def _block_prox(tl, leaves):
-    """x * max(1 - tl / ||x||, 0), with a finite jacobian at x = 0."""
-    n = safe_norm(leaves)
+def block_factor(n: jax.Array, tl: jax.Array) -> jax.Array:
+    """max(1 - tl / n, 0), the block soft-threshold's scale, exact at the kinks: 1 when
+    tl = 0 (the identity, also at n = 0), 0 on n <= tl, NaN for a NaN n or tl."""
     tl = tl.astype(n.dtype)
-    keep = n >= tl  # n > tl, or n == tl == 0 (then x = 0 is returned either way)
-    safe_n = jnp.where(keep & (n > 0), n, jnp.ones((), n.dtype))
-    factor = jnp.where(keep, 1 - tl / safe_n, jnp.zeros((), n.dtype))
+    keep = (n > tl) | (tl == 0)
+    safe = jnp.where(n > 0, n, jnp.ones((), n.dtype))
+    factor = jnp.where(keep, 1 - tl / safe, jnp.zeros((), n.dtype))
+    return jnp.where(jnp.isnan(n) | jnp.isnan(tl), jnp.full((), jnp.nan, n.dtype), factor)
+
+
+def block_prox(tl: jax.Array, leaves: list) -> list:
+    """x * max(1 - tl / ||x||, 0) over the leaves as one vector."""
+    factor = block_factor(tree_norm(leaves), tl)
     return [v * factor.astype(v.dtype) for v in leaves]
 
 
-def _block_min_norm(lam, xs, gs):
+def block_min_norm(lam: jax.Array, xs: list, gs: list) -> list:
     """g + lam x / ||x|| when x != 0; block soft-threshold of g at lam when x = 0."""
     gs = [g.astype(x.dtype) for g, x in zip(gs, xs)]
-    n = safe_norm(xs)
+    n = tree_norm(xs)
     lam = lam.astype(n.dtype)
     nonzero = n > 0
     safe_n = jnp.where(nonzero, n, jnp.ones((), n.dtype))
-    shrunk = _block_prox(lam, gs)
+    shrunk = block_prox(lam, gs)
     return [
         jnp.where(nonzero, g + (lam * (x / safe_n.astype(x.dtype))).astype(x.dtype), s)
         for x, g, s in zip(xs, gs, shrunk)
     ]
 
 
-def _block_directional(lam, xs, ds):
+def block_directional(lam: jax.Array, xs: list, ds: list) -> jax.Array:
     """lam <x, d> / ||x|| when x != 0; lam ||d|| when x = 0."""
-    n = safe_norm(xs)
+    n = tree_norm(xs)
     lam = lam.astype(n.dtype)
     safe_n = jnp.where(n > 0, n, jnp.ones((), n.dtype))
-    slope = tree_sum([jnp.vdot(x / safe_n.astype(x.dtype), d.astype(x.dtype)) for x, d in
-                      zip(xs, ds)])
-    return jnp.where(n > 0, lam * slope.astype(n.dtype), lam * safe_norm(ds).astype(n.dtype))
-
-
-def _scalar(name, value, dtype):
-    value = jnp.asarray(value)
-    if value.ndim:
-        raise ValueError(
-            f"{name} must be a scalar here, got shape {value.shape} (vmap over it instead)"
-        )
-    return value.astype(dtype)
+    ds = [d.astype(x.dtype) for d, x in zip(ds, xs)]
+    slope = tree_vdot([x / safe_n.astype(x.dtype) for x in xs], ds).astype(n.dtype)
+    return jnp.where(n > 0, lam * slope, lam * tree_norm(ds).astype(n.dtype))
 
 
 def _leaves(x):
     return jax.tree_util.tree_leaves(x)
 
 
-def _rebuild(x, leaves):
-    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(x), leaves)
-
-
-@regularizer
+@register
 class L2(Regularizer):
     """h(x) = lam ||x||_2, the global Euclidean norm of the pytree (see `l2`)."""
 
     lam: Any
 
+    def is_valid(self):
+        return valid_weights(self.lam)
+
+    def _lam(self, x):
+        return scalar_radius(self.lam, tree_dtype(x), "lam")
+
     def value(self, x):
-        return _block_value(_scalar("lam", self.lam, tree_dtype(x)), _leaves(x))
+        return self._lam(x) * tree_norm(_leaves(x))
 
     def prox(self, x, step):
         check_step(step)
-        dt = tree_dtype(x)
-        return _rebuild(x, _block_prox(cast(step, dt) * _scalar("lam", self.lam, dt), _leaves(x)))
+        return rebuild(x, block_prox(cast(step, tree_dtype(x)) * self._lam(x), _leaves(x)))
 
     def min_norm(self, x, g):
-        lam = _scalar("lam", self.lam, tree_dtype(x))
-        return _rebuild(x, _block_min_norm(lam, _leaves(x), _leaves(g)))
+        return rebuild(x, block_min_norm(self._lam(x), _leaves(x), _leaves(g)))
 
     def directional(self, x, d):
-        lam = _scalar("lam", self.lam, tree_dtype(x))
-        return _block_directional(lam, _leaves(x), _leaves(d))
+        return block_directional(self._lam(x), _leaves(x), _leaves(d))
 
 
 def l2(lam: Any) -> L2:
@@ -140,85 +135,59 @@ def l2(lam: Any) -> L2:
     return L2(hyperparameter_tree("lam", lam))
 
 
-@regularizer
+@register
 class GroupL2(Regularizer):
     """h(x) = sum over leaves of lam_leaf ||leaf||_2 (see `group_l2`)."""
 
     lam: Any
 
+    def is_valid(self):
+        return valid_weights(self.lam)
+
     def _lams(self, x):
         return leaf_params("lam", self.lam, x, scalar_only=True)
 
     def value(self, x):
-        parts = [_block_value(w, [v]) for w, v in zip(self._lams(x), _leaves(x))]
+        parts = [w * tree_norm(v) for w, v in zip(self._lams(x), _leaves(x))]
         return tree_sum(parts).astype(tree_dtype(x))
 
     def prox(self, x, step):
         check_step(step)
-        out = [_block_prox(cast(step, v.dtype) * w, [v])[0]
-               for w, v in zip(self._lams(x), _leaves(x))]
-        return _rebuild(x, out)
+        out = [
+            block_prox(cast(step, v.dtype) * w, [v])[0] for w, v in zip(self._lams(x), _leaves(x))
+        ]
+        return rebuild(x, out)
 
     def min_norm(self, x, g):
-        out = [_block_min_norm(w, [v], [gv])[0]
-               for w, v, gv in zip(self._lams(x), _leaves(x), _leaves(g))]
-        return _rebuild(x, out)
+        out = [
+            block_min_norm(w, [v], [gv])[0]
+            for w, v, gv in zip(self._lams(x), _leaves(x), _leaves(g))
+        ]
+        return rebuild(x, out)
 
     def directional(self, x, d):
-        parts = [_block_directional(w, [v], [dv])
-                 for w, v, dv in zip(self._lams(x), _leaves(x), _leaves(d))]
+        parts = [
+            block_directional(w, [v], [dv])
+            for w, v, dv in zip(self._lams(x), _leaves(x), _leaves(d))
+        ]
         return tree_sum(parts).astype(tree_dtype(x))
 
 
-def group_l2(lam: Any) -> GroupL2:
-    r"""The group norm :math:`h(x) = \sum_{\text{leaves } b} \lambda_b \|x_b\|_2`.
-
-    Each leaf of the pytree is one group, block soft-thresholded on its own:
-
-    .. math::
-
-      \mathrm{prox}_{t h}(x)_b = x_b \max\left(1 - \frac{t\lambda_b}{\|x_b\|_2}, 0\right)
-
-    ``min_norm`` and ``directional`` are exact (those of `l2`, leaf by leaf). For groups of a
-    single array, pass a list or dict of its blocks.
-
-    Args:
-      lam: lambda >= 0: a scalar shared by every group, or a pytree like x of scalars (e.g.
-        lambda times the square root of each group's size).
-
-    Returns:
-      A `GroupL2` regularizer.
-
-    Raises:
-      TypeError: ``lam`` is not real.
-      ValueError: a concrete weight that is negative, NaN or infinite; at the first call, a
-        structure or shape that does not match x.
-
-    Example:
-      >>> import jax.numpy as jnp, subopt as so
-      >>> out = so.prox.group_l2(1.0).prox({"a": jnp.array([3.0, 4.0]), "b": jnp.full(2, 0.5)}, 1.0)
-      >>> out["b"].tolist()
-      [0.0, 0.0]
-
-    References:
-      Yuan and Lin, *Model selection and estimation in regression with grouped variables*,
-      JRSS B, 2006.
-    """
-    return GroupL2(hyperparameter_tree("lam", lam))
-
-
-@regularizer
+@register
 class ElasticNet(Regularizer):
     """h(x) = sum l1_i |x_i| + (1/2) sum l2_i x_i^2 (see `elastic_net`)."""
 
     l1: Any
     l2: Any
 
+    def is_valid(self):
+        return valid_weights(self.l1, self.l2)
+
     def _map(self, fn, *trees):
         l1s = leaf_params("l1", self.l1, trees[0])
         l2s = leaf_params("l2", self.l2, trees[0])
         cols = zip(l1s, l2s, *[_leaves(t) for t in trees])
-        return _rebuild(trees[0], [fn(a, b, *vs) for a, b, *vs in cols])
+        return rebuild(trees[0], [fn(a, b, *vs) for a, b, *vs in cols])
 
     def value(self, x):
         def leaf(a, b, v):
@@ -260,10 +229,13 @@ def elastic_net(l1: Any, l2: Any) -> ElasticNet:
                                       {1 + t\lambda_2}
 
     ``min_norm`` (:math:`g + \lambda_2 x + \lambda_1 \mathrm{sign}(x)` off zero, the
-    soft-threshold of g at :math:`\lambda_1` on zeros) and ``directional`` are exact.
+    soft-threshold of g at :math:`\lambda_1` on zeros) and ``directional`` are exact. The
+    prox's jacobian is :math:`1/(1 + t\lambda_2)` where it is linear, also at 0 when
+    :math:`\lambda_1 = 0`.
 
     Args:
-      l1: lambda_1 >= 0: a scalar, an array of the shape of every leaf of x, or a pytree like x.
+      l1: lambda_1 >= 0: a scalar, an array of the shape of every leaf of x, or a pytree like x
+        (or a prefix of x's structure).
       l2: lambda_2 >= 0, the same forms.
 
     Returns:
@@ -272,15 +244,47 @@ def elastic_net(l1: Any, l2: Any) -> ElasticNet:
     Raises:
       TypeError: a weight that is not real.
       ValueError: a concrete weight that is negative, NaN or infinite; at the first call, a
-        weight shape that does not match x.
+        weight shape or structure that does not match x.
 
     Example:
       >>> import jax.numpy as jnp, subopt as so
       >>> so.prox.elastic_net(1.0, 1.0).prox(jnp.array([3.0, -0.5]), 1.0).tolist()
-      [1.0, -0.0]
+      [1.0, 0.0]
 
     References:
       Zou and Hastie, *Regularization and variable selection via the elastic net*, JRSS B,
       2005.
     """
     return ElasticNet(hyperparameter_tree("l1", l1), hyperparameter_tree("l2", l2))
+
+
+def ridge(lam: Any) -> ElasticNet:
+    r"""Ridge, the squared Euclidean norm :math:`h(x) = \frac{\lambda}{2} \|x\|_2^2`.
+
+    .. math::
+
+      \mathrm{prox}_{t h}(x) = \frac{x}{1 + t\lambda}, \qquad
+      \text{min\_norm}(x, g) = g + \lambda x
+
+    (jaxopt's ``prox_ridge``). It is ``elastic_net(0, lam)``, the elastic net with no L1 part.
+
+    Args:
+      lam: lambda >= 0, the forms of `l1`.
+
+    Returns:
+      An `ElasticNet` regularizer with ``l1 = 0``.
+
+    Raises:
+      TypeError: ``lam`` is not real.
+      ValueError: a concrete ``lam`` that is negative, NaN or infinite.
+
+    Example:
+      >>> import jax.numpy as jnp, subopt as so
+      >>> so.prox.ridge(1.0).prox(jnp.array([3.0, -0.5]), 1.0).tolist()
+      [1.5, -0.25]
+
+    References:
+      Hoerl and Kennard, *Ridge regression*, Technometrics, 1970.
+    """
+    lam = hyperparameter_tree("lam", lam)
+    return ElasticNet(jax.tree_util.tree_map(jnp.zeros_like, lam), lam)

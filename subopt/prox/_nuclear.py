@@ -8,15 +8,16 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from subopt._tree import tree_sum
 from subopt.prox._base import (
     Regularizer,
     cast,
     check_step,
     hyperparameter_tree,
     leaf_params,
-    regularizer,
+    register,
     tree_dtype,
-    tree_sum,
+    valid_weights,
 )
 
 
@@ -55,24 +56,31 @@ def _off_range(a, ur, vr):
     return a - (a @ vr) @ vr.T
 
 
-@regularizer
+@register
 class Nuclear(Regularizer):
     """h(X) = sum over 2-D leaves of lam ||X||_* (see `nuclear`)."""
 
     lam: Any
 
+    def is_valid(self):
+        return valid_weights(self.lam)
+
     def _lams(self, x):
         return leaf_params("lam", self.lam, x, scalar_only=True)
 
     def value(self, x):
-        parts = [w * jnp.sum(jnp.linalg.svd(_matrix(v), compute_uv=False))
-                 for w, v in zip(self._lams(x), jax.tree_util.tree_leaves(x))]
+        parts = [
+            w * jnp.sum(jnp.linalg.svd(_matrix(v), compute_uv=False))
+            for w, v in zip(self._lams(x), jax.tree_util.tree_leaves(x))
+        ]
         return tree_sum(parts).astype(tree_dtype(x))
 
     def prox(self, x, step):
         check_step(step)
-        out = [_svt(_matrix(v), cast(step, v.dtype) * w)
-               for w, v in zip(self._lams(x), jax.tree_util.tree_leaves(x))]
+        out = [
+            _svt(_matrix(v), cast(step, v.dtype) * w)
+            for w, v in zip(self._lams(x), jax.tree_util.tree_leaves(x))
+        ]
         return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(x), out)
 
     def min_norm(self, x, g):
@@ -80,8 +88,9 @@ class Nuclear(Regularizer):
         # complement, P G Q, is orthogonal to the rest, and min ||P G Q + lam W||_F over the
         # spectral ball is its singular value thresholding at lam.
         out = []
-        for w, v, gv in zip(self._lams(x), jax.tree_util.tree_leaves(x),
-                            jax.tree_util.tree_leaves(g)):
+        for w, v, gv in zip(
+            self._lams(x), jax.tree_util.tree_leaves(x), jax.tree_util.tree_leaves(g)
+        ):
             ur, vr = _split(_matrix(v))
             gv = gv.astype(v.dtype)
             off = _off_range(gv, ur, vr)
@@ -91,8 +100,9 @@ class Nuclear(Regularizer):
     def directional(self, x, d):
         # h'(X; D) = lam (tr(U_r^T D V_r) + ||U_perp^T D V_perp||_*).
         parts = []
-        for w, v, dv in zip(self._lams(x), jax.tree_util.tree_leaves(x),
-                            jax.tree_util.tree_leaves(d)):
+        for w, v, dv in zip(
+            self._lams(x), jax.tree_util.tree_leaves(x), jax.tree_util.tree_leaves(d)
+        ):
             ur, vr = _split(_matrix(v))
             dv = dv.astype(v.dtype)
             on = jnp.sum(ur * (dv @ vr))

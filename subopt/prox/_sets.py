@@ -14,29 +14,53 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from subopt._tree import tree_norm, tree_vdot
 from subopt.prox._base import (
     Regularizer,
+    all_true,
     check_step,
     concrete,
     hyperparameter_tree,
     indicator,
     leaf_params,
     nan_unless,
-    regularizer,
+    per_leaf,
+    rebuild,
+    register,
     rtol,
-    safe_norm,
     scalar_radius,
     tree_dtype,
-    tree_sum,
+    valid_weights,
 )
 
+_rebuild = rebuild
+_all = all_true
 
-def _rebuild(x, leaves):
-    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(x), leaves)
+
+def bound_pairs(lower: Any, upper: Any) -> list:
+    """(lower, upper) leaf pairs: the trees share a structure, or one is a prefix of the
+    other (a single array included); anything else is a ValueError naming both."""
+
+    try:
+        return list(zip(per_leaf("lower", lower, upper), jax.tree_util.tree_leaves(upper)))
+    except ValueError:
+        pass
+    try:
+        return list(zip(jax.tree_util.tree_leaves(lower), per_leaf("upper", upper, lower)))
+    except ValueError:
+        pass
+    raise ValueError(
+        f"lower and upper have incompatible structures: {jax.tree_util.tree_structure(lower)} "
+        f"and {jax.tree_util.tree_structure(upper)} (one must be a prefix of the other)"
+    )
 
 
-def _all(flags):
-    return jnp.all(jnp.stack([jnp.all(f) for f in flags])) if flags else jnp.array(True)
+def valid_bounds(lower: Any, upper: Any) -> jax.Array:
+    """True when lower <= upper everywhere, lower < +inf and upper > -inf (no NaN): a
+    nonempty box, the rule the constructors apply to concrete bounds."""
+    return all_true(
+        [(lo <= hi) & (lo < jnp.inf) & (hi > -jnp.inf) for lo, hi in bound_pairs(lower, upper)]
+    )
 
 
 class _Interval(Regularizer):
@@ -53,13 +77,15 @@ class _Interval(Regularizer):
     def prox(self, x, step):
         check_step(step)
         leaves = jax.tree_util.tree_leaves(x)
-        return _rebuild(x, [jnp.minimum(jnp.maximum(v, lo), hi)
-                            for (lo, hi), v in zip(self._bounds(x), leaves)])
+        return _rebuild(
+            x, [jnp.minimum(jnp.maximum(v, lo), hi) for (lo, hi), v in zip(self._bounds(x), leaves)]
+        )
 
     def min_norm(self, x, g):
         out, ok = [], []
-        for (lo, hi), v, gv in zip(self._bounds(x), jax.tree_util.tree_leaves(x),
-                                   jax.tree_util.tree_leaves(g)):
+        for (lo, hi), v, gv in zip(
+            self._bounds(x), jax.tree_util.tree_leaves(x), jax.tree_util.tree_leaves(g)
+        ):
             gv = gv.astype(v.dtype)
             r = jnp.where(v == lo, jnp.minimum(gv, 0), gv)
             out.append(jnp.where(v == hi, jnp.maximum(r, 0), r))
@@ -68,8 +94,9 @@ class _Interval(Regularizer):
 
     def directional(self, x, d):
         ok, blocked = [], []
-        for (lo, hi), v, dv in zip(self._bounds(x), jax.tree_util.tree_leaves(x),
-                                   jax.tree_util.tree_leaves(d)):
+        for (lo, hi), v, dv in zip(
+            self._bounds(x), jax.tree_util.tree_leaves(x), jax.tree_util.tree_leaves(d)
+        ):
             ok.append((lo <= v) & (v <= hi))
             blocked.append(((v == lo) & (dv < 0)) | ((v == hi) & (dv > 0)))
         dtype = tree_dtype(x)
@@ -77,13 +104,15 @@ class _Interval(Regularizer):
         return jnp.where(_all(ok), slope, jnp.full((), jnp.nan, dtype))
 
 
-@regularizer
+@register
 class NonNegative(_Interval):
     """The indicator of {x >= 0} (see `nonnegative`)."""
 
     def _bounds(self, x):
-        return [(jnp.zeros((), v.dtype), jnp.full((), jnp.inf, v.dtype))
-                for v in jax.tree_util.tree_leaves(x)]
+        return [
+            (jnp.zeros((), v.dtype), jnp.full((), jnp.inf, v.dtype))
+            for v in jax.tree_util.tree_leaves(x)
+        ]
 
 
 def nonnegative() -> NonNegative:
@@ -118,19 +147,7 @@ def _check_order(lower: Any, upper: Any) -> None:
                 raise ValueError(
                     f"{name}{jax.tree_util.keystr(path)} must not be {bad}, got {leaf!r}"
                 )
-    lo_leaves, hi_leaves = jax.tree_util.tree_leaves(lower), jax.tree_util.tree_leaves(upper)
-    if jax.tree_util.tree_structure(lower) == jax.tree_util.tree_structure(upper):
-        pairs = list(zip(lo_leaves, hi_leaves))
-    elif len(lo_leaves) == 1:
-        pairs = [(lo_leaves[0], h) for h in hi_leaves]
-    elif len(hi_leaves) == 1:
-        pairs = [(lo, hi_leaves[0]) for lo in lo_leaves]
-    else:
-        raise ValueError(
-            f"lower and upper have different structures: {jax.tree_util.tree_structure(lower)} "
-            f"and {jax.tree_util.tree_structure(upper)}"
-        )
-    for lo, hi in pairs:
+    for lo, hi in bound_pairs(lower, upper):
         a, b = concrete(lo), concrete(hi)
         if a is None or b is None:
             continue
@@ -144,12 +161,15 @@ def _check_order(lower: Any, upper: Any) -> None:
             raise ValueError(f"lower must be <= upper, got lower={lo!r}, upper={hi!r}")
 
 
-@regularizer
+@register
 class Box(_Interval):
     """The indicator of {lower <= x <= upper} (see `box`)."""
 
     lower: Any
     upper: Any
+
+    def is_valid(self):
+        return valid_bounds(self.lower, self.upper)
 
     def _bounds(self, x):
         return list(zip(leaf_params("lower", self.lower, x), leaf_params("upper", self.upper, x)))
@@ -192,11 +212,14 @@ def box(lower: Any, upper: Any) -> Box:
     return Box(lower, upper)
 
 
-@regularizer
+@register
 class LinfBall(_Interval):
     """The indicator of {||x||_inf <= radius} (see `linf_ball`)."""
 
     radius: Any
+
+    def is_valid(self):
+        return valid_weights(self.radius)
 
     def _bounds(self, x):
         rs = leaf_params("radius", self.radius, x, scalar_only=True)
@@ -233,15 +256,18 @@ def linf_ball(radius: Any) -> LinfBall:
     return LinfBall(hyperparameter_tree("radius", radius))
 
 
-@regularizer
+@register
 class L2Ball(Regularizer):
     """The indicator of {||x||_2 <= radius}, the global norm of the pytree (see `l2_ball`)."""
 
     radius: Any
 
+    def is_valid(self):
+        return valid_weights(self.radius)
+
     def _parts(self, x):
         leaves = jax.tree_util.tree_leaves(x)
-        n = safe_norm(leaves)
+        n = tree_norm(leaves)
         r = scalar_radius(self.radius, n.dtype)
         tol = rtol(n.dtype)
         return leaves, n, r, n <= r * (1 + tol), n >= r * (1 - tol)
@@ -262,7 +288,7 @@ class L2Ball(Regularizer):
         safe_n = jnp.where(n > 0, n, 1)
         us = [v / safe_n.astype(v.dtype) for v in leaves]
         gs = [gv.astype(v.dtype) for gv, v in zip(jax.tree_util.tree_leaves(g), leaves)]
-        push = jnp.maximum(-tree_sum([jnp.vdot(u, gv) for u, gv in zip(us, gs)]), 0)
+        push = jnp.maximum(-tree_vdot(us, gs), 0)
         out = [jnp.where(boundary, gv + push.astype(gv.dtype) * u, gv) for u, gv in zip(us, gs)]
         out = [jnp.where(boundary & (n == 0), jnp.zeros_like(o), o) for o in out]  # r = 0
         return nan_unless(feasible, _rebuild(x, out))
@@ -271,9 +297,9 @@ class L2Ball(Regularizer):
         leaves, n, r, feasible, boundary = self._parts(x)
         safe_n = jnp.where(n > 0, n, 1)
         ds = jax.tree_util.tree_leaves(d)
-        inward = tree_sum([jnp.vdot(v / safe_n.astype(v.dtype), dv.astype(v.dtype))
-                           for v, dv in zip(leaves, ds)])
-        dn = safe_norm([dv.astype(v.dtype) for v, dv in zip(leaves, ds)])
+        ds = [dv.astype(v.dtype) for v, dv in zip(leaves, ds)]
+        inward = tree_vdot([v / safe_n.astype(v.dtype) for v in leaves], ds)
+        dn = tree_norm(ds)
         # Along a tangent d != 0 the ball is left at second order: h'(x; d) = +inf.
         ok = (dn == 0) | (inward < -rtol(n.dtype) * dn) | ~boundary
         dtype = tree_dtype(x)

@@ -1,11 +1,12 @@
-"""Sort-based exact projections: the probability simplex and the L1 ball, over the whole
-pytree as one vector (Duchi et al. 2008). Both use one sort and one cumulative sum, so they
-work under jit and vmap with static shapes, and the same sort-and-maximise trick gives their
-exact minimum-norm subgradients.
+"""Sort-based exact projections onto the simplex, over the whole pytree as one vector or one
+simplex per slice along an axis (Duchi et al. 2008): one sort and one cumulative sum, under
+jit and vmap with static shapes; the same sort-and-maximise trick gives the exact
+minimum-norm subgradients. The L1 ball, built on the same threshold, lives in `_l1_ball`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import jax
@@ -16,12 +17,12 @@ from subopt.prox._base import (
     Regularizer,
     check_step,
     flatten,
-    hyperparameter_tree,
+    hyperparameter,
     indicator,
     nan_unless,
-    regularizer,
+    rebuild,
+    register,
     rtol,
-    scalar_radius,
     tree_dtype,
 )
 
@@ -66,54 +67,17 @@ def project_simplex(v: jax.Array, total: Any = 1.0) -> jax.Array:
       learning in high dimensions*, ICML 2008, figure 1.
     """
     check_scalar("total", total, positive=True)
-    v = jnp.asarray(v)
+    return project_simplex_unchecked(jnp.asarray(v), total)
+
+
+def project_simplex_unchecked(v: jax.Array, total: Any) -> jax.Array:
+    """`project_simplex` without the check of ``total`` (the simplex's own, checked total)."""
     total = jnp.asarray(total).astype(v.dtype)
     # The projection ignores a common shift; shifting the largest entry to 0 keeps v - theta
     # free of cancellation when the entries are large (theta then lies in [-total, 0)).
     v = v - jax.lax.stop_gradient(jnp.max(v, initial=-jnp.inf))
     out = jnp.maximum(v - _threshold(v.ravel(), total), 0)
     return out * _rounding_fix(jnp.sum(out), total, jnp.array(True))
-
-
-def project_l1_ball(v: jax.Array, radius: Any) -> jax.Array:
-    r"""Euclidean projection of an array (all entries as one vector) onto the L1 ball.
-
-    .. math::
-
-      \Pi(v) = \mathrm{sign}(v) \max(|v| - \theta, 0), \quad \theta = 0 \text{ if }
-      \|v\|_1 \le r, \text{ else } \textstyle\sum_i \max(|v_i| - \theta, 0) = r
-
-    Args:
-      v: an array of any shape (its entries form one vector).
-      radius: r >= 0.
-
-    Returns:
-      An array like ``v`` with L1 norm at most ``radius`` (``v`` itself when inside).
-
-    Raises:
-      ValueError: a concrete ``radius`` that is negative, NaN or infinite.
-      TypeError: ``radius`` is not real.
-
-    Example:
-      >>> import jax.numpy as jnp, subopt as so
-      >>> so.prox.project_l1_ball(jnp.array([2.0, -1.0, 0.5]), 1.0).tolist()
-      [1.0, -0.0, 0.0]
-
-    References:
-      Duchi, Shalev-Shwartz, Singer and Chandra, *Efficient projections onto the l1-ball for
-      learning in high dimensions*, ICML 2008, figure 2.
-    """
-    check_scalar("radius", radius, nonnegative=True)
-    return _project_l1_ball(jnp.asarray(v), radius)
-
-
-def _project_l1_ball(v: jax.Array, radius: Any) -> jax.Array:
-    """`project_l1_ball` without the check of ``radius`` (the ball's own, checked radius)."""
-    radius = jnp.asarray(radius).astype(v.dtype)
-    a = jnp.abs(v)
-    theta = jnp.maximum(_threshold(a.ravel(), radius), 0)
-    out = jnp.sign(v) * jnp.maximum(a - theta, 0)
-    return out * _rounding_fix(jnp.sum(jnp.abs(out)), radius, theta > 0)
 
 
 def _rounding_fix(size: jax.Array, total: jax.Array, active: jax.Array) -> jax.Array:
@@ -141,167 +105,142 @@ def _masked_prefix(values: jax.Array, eligible: jax.Array):
     return sums, counts, valid
 
 
-@regularizer
-class L1Ball(Regularizer):
-    """The indicator of {||x||_1 <= radius} over the whole pytree (see `l1_ball`)."""
-
-    radius: Any
-
-    def _parts(self, x):
-        flat, unravel = flatten(x)
-        r = scalar_radius(self.radius, flat.dtype)
-        n = jnp.sum(jnp.abs(flat))
-        tol = rtol(flat.dtype, flat.size)
-        return flat, unravel, r, n <= r * (1 + tol), n >= r * (1 - tol)
-
-    def value(self, x):
-        _, _, _, feasible, _ = self._parts(x)
-        return indicator(feasible, tree_dtype(x))
-
-    def prox(self, x, step):
-        check_step(step)
-        flat, unravel, r, _, _ = self._parts(x)
-        return unravel(_project_l1_ball(flat, r))
-
-    def min_norm(self, x, g):
-        # On the sphere N(x) = {a s : a >= 0, s in the subdifferential of ||.||_1 at x}; for a
-        # fixed a the best s gives g + a sign(x) on the support and S_a(g) off it, and the best
-        # a >= 0 is the root of a nondecreasing piecewise-linear function: the largest of the
-        # candidates (sum of the m largest |g_i| off the support - c) / (k + m).
-        flat, unravel, _, feasible, boundary = self._parts(x)
-        gf, _ = flatten(g)
-        gf = gf.astype(flat.dtype)
-        supp = flat != 0
-        sign = jnp.sign(flat)
-        k = jnp.sum(supp).astype(flat.dtype)
-        c = jnp.sum(jnp.where(supp, sign * gf, 0))
-        sums, counts, valid = _masked_prefix(jnp.abs(gf), ~supp)
-        cand = jnp.where(valid, (sums - c) / (k + counts), -jnp.inf)
-        cand0 = jnp.where(k > 0, -c / jnp.where(k > 0, k, 1), -jnp.inf)
-        a = jnp.maximum(jnp.maximum(jnp.max(cand, initial=-jnp.inf), cand0), 0)
-        on_sphere = jnp.where(supp, gf + a * sign, jnp.sign(gf) * jnp.maximum(jnp.abs(gf) - a, 0))
-        out = jnp.where(boundary, on_sphere, gf)
-        return unravel(nan_unless(feasible, out))
-
-    def directional(self, x, d):
-        flat, _, _, feasible, boundary = self._parts(x)
-        df, _ = flatten(d)
-        df = df.astype(flat.dtype)
-        slope = jnp.sum(jnp.where(flat != 0, jnp.sign(flat) * df, jnp.abs(df)))
-        ok = ~boundary | (slope <= rtol(flat.dtype, flat.size) * jnp.sum(jnp.abs(df)))
-        dtype = tree_dtype(x)
-        return jnp.where(feasible, jnp.where(ok, 0.0, jnp.inf), jnp.nan).astype(dtype)
+def _simplex_min_norm(flat, gf):
+    """The projected gradient at a point of the simplex (one row)."""
+    # N(x) = {t 1 + w : w <= 0, w = 0 on the support}: the best w leaves g + t on the
+    # support and min(g + t, 0) off it, and the best t is the root of a nondecreasing
+    # function: the largest of the candidates (sum of the m largest -g_i off the support - c)
+    # / (k + m).
+    supp = flat > 0
+    k = jnp.sum(supp).astype(flat.dtype)
+    c = jnp.sum(jnp.where(supp, gf, 0))
+    sums, counts, valid = _masked_prefix(-gf, ~supp)
+    cand = jnp.where(valid, (sums - c) / (k + counts), -jnp.inf)
+    cand0 = jnp.where(k > 0, -c / jnp.where(k > 0, k, 1), -jnp.inf)
+    t = jnp.maximum(jnp.max(cand, initial=-jnp.inf), cand0)
+    return jnp.where(supp, gf + t, jnp.minimum(gf + t, 0))
 
 
-def l1_ball(radius: Any) -> L1Ball:
-    r"""The indicator of the L1 ball :math:`\{x : \|x\|_1 \le r\}` (all entries of the pytree).
-
-    .. math::
-
-      \mathrm{prox}_{t h}(x) = \mathrm{sign}(x) \max(|x| - \theta, 0)
-
-    with :math:`\theta \ge 0` the smallest value giving :math:`\|\cdot\|_1 \le r`, found
-    exactly by one sort (`project_l1_ball`). It is the conjugate of :math:`r\|\cdot\|_\infty`.
-    ``min_norm`` is exact (a one-dimensional search solved by the same sort) and so is
-    ``directional`` (the ball is polyhedral: a direction is feasible iff
-    :math:`\sum_{x_i \ne 0} \mathrm{sign}(x_i) d_i + \sum_{x_i = 0} |d_i| \le 0` on the sphere).
-
-    Args:
-      radius: r >= 0, a scalar.
-
-    Returns:
-      An `L1Ball` regularizer.
-
-    Raises:
-      TypeError: ``radius`` is not real.
-      ValueError: a concrete ``radius`` that is negative, NaN or infinite.
-
-    Example:
-      >>> import jax.numpy as jnp, subopt as so
-      >>> so.prox.l1_ball(1.0).prox(jnp.array([2.0, -1.0, 0.5]), 1.0).tolist()
-      [1.0, -0.0, 0.0]
-
-    References:
-      Duchi, Shalev-Shwartz, Singer and Chandra, *Efficient projections onto the l1-ball for
-      learning in high dimensions*, ICML 2008.
-    """
-    return L1Ball(hyperparameter_tree("radius", radius))
+def _simplex_blocked(flat, df):
+    """True when x + s d leaves the simplex for every small s > 0 (one row)."""
+    balanced = jnp.abs(jnp.sum(df)) <= rtol(flat.dtype, flat.size) * jnp.sum(jnp.abs(df))
+    return ~(balanced & jnp.all((flat > 0) | (df >= 0)))
 
 
-@regularizer
+@register
 class Simplex(Regularizer):
-    """The indicator of the probability simplex over all entries of the pytree."""
+    """The indicator of {x >= 0, sum x = total}: over all entries of the pytree (``axis``
+    None) or along ``axis`` of every leaf, one simplex per slice (see `simplex`)."""
 
-    def _parts(self, x):
-        flat, unravel = flatten(x)
-        tol = rtol(flat.dtype, flat.size)
-        feasible = jnp.all(flat >= 0) & (jnp.abs(jnp.sum(flat) - 1) <= tol)
-        return flat, unravel, feasible
+    total: Any
+    axis: Any = dataclasses.field(metadata={"static": True}, default=None)
+
+    def is_valid(self):
+        return (self.total > 0) & jnp.isfinite(self.total)
+
+    def _rows(self, x, *others):
+        """Each tree as a list of (rows, n) matrices, one per leaf (one for axis=None), and
+        the inverse map of the first."""
+        if self.axis is None:
+            flat, unravel = flatten(x)
+            mats = [[flat[None]]] + [[flatten(o)[0].astype(flat.dtype)[None]] for o in others]
+            return mats, lambda ms: unravel(ms[0][0])
+        leaves = jax.tree_util.tree_leaves(x)
+        ax = [self.axis % max(jnp.ndim(v), 1) for v in leaves]
+        for v in leaves:
+            if jnp.ndim(v) == 0:
+                raise ValueError(f"simplex(axis={self.axis}) needs array leaves, got a scalar")
+
+        def rows(tree, like):
+            return [
+                jnp.moveaxis(u.astype(v.dtype), a, -1).reshape(-1, v.shape[a])
+                for u, v, a in zip(jax.tree_util.tree_leaves(tree), like, ax)
+            ]
+
+        def back(ms):
+            out = [
+                jnp.moveaxis(m.reshape(jnp.moveaxis(v, a, -1).shape), -1, a)
+                for m, v, a in zip(ms, leaves, ax)
+            ]
+            return rebuild(x, out)
+
+        return [rows(x, leaves)] + [rows(o, leaves) for o in others], back
+
+    def _feasible(self, m):
+        total = self.total.astype(m.dtype)
+        tol = rtol(m.dtype, m.shape[-1])
+        return jnp.all(m >= 0) & jnp.all(jnp.abs(jnp.sum(m, -1) - total) <= tol * total)
 
     def value(self, x):
-        _, _, feasible = self._parts(x)
-        return indicator(feasible, tree_dtype(x))
+        (ms,), _ = self._rows(x)
+        ok = jnp.all(jnp.stack([self._feasible(m) for m in ms]))
+        return indicator(ok, tree_dtype(x))
 
     def prox(self, x, step):
         check_step(step)
-        flat, unravel, _ = self._parts(x)
-        return unravel(project_simplex(flat, 1.0))
+        (ms,), back = self._rows(x)
+        proj = jax.vmap(project_simplex_unchecked, in_axes=(0, None))
+        return back([proj(m, self.total.astype(m.dtype)) for m in ms])
 
     def min_norm(self, x, g):
-        # N(x) = {t 1 + w : w <= 0, w = 0 on the support}: the best w leaves g + t on the
-        # support and min(g + t, 0) off it, and the best t is the root of a nondecreasing
-        # function: the largest of the candidates (sum of the m largest -g_i off the support -
-        # c) / (k + m).
-        flat, unravel, feasible = self._parts(x)
-        gf, _ = flatten(g)
-        gf = gf.astype(flat.dtype)
-        supp = flat > 0
-        k = jnp.sum(supp).astype(flat.dtype)
-        c = jnp.sum(jnp.where(supp, gf, 0))
-        sums, counts, valid = _masked_prefix(-gf, ~supp)
-        cand = jnp.where(valid, (sums - c) / (k + counts), -jnp.inf)
-        cand0 = jnp.where(k > 0, -c / jnp.where(k > 0, k, 1), -jnp.inf)
-        t = jnp.maximum(jnp.max(cand, initial=-jnp.inf), cand0)
-        out = jnp.where(supp, gf + t, jnp.minimum(gf + t, 0))
-        return unravel(nan_unless(feasible, out))
+        (ms, gs), back = self._rows(x, g)
+        ok = jnp.all(jnp.stack([self._feasible(m) for m in ms]))
+        return nan_unless(ok, back([jax.vmap(_simplex_min_norm)(m, gm) for m, gm in zip(ms, gs)]))
 
     def directional(self, x, d):
-        flat, _, feasible = self._parts(x)
-        df, _ = flatten(d)
-        df = df.astype(flat.dtype)
-        balanced = jnp.abs(jnp.sum(df)) <= rtol(flat.dtype, flat.size) * jnp.sum(jnp.abs(df))
-        ok = balanced & jnp.all((flat > 0) | (df >= 0))
+        (ms, ds), _ = self._rows(x, d)
+        ok = jnp.all(jnp.stack([self._feasible(m) for m in ms]))
+        blocked = jnp.any(
+            jnp.stack([jnp.any(jax.vmap(_simplex_blocked)(m, dm)) for m, dm in zip(ms, ds)])
+        )
         dtype = tree_dtype(x)
-        return jnp.where(feasible, jnp.where(ok, 0.0, jnp.inf), jnp.nan).astype(dtype)
+        return jnp.where(ok, jnp.where(blocked, jnp.inf, 0.0), jnp.nan).astype(dtype)
 
 
-def simplex() -> Simplex:
-    r"""The indicator of the probability simplex :math:`\{x \ge 0 : \sum_i x_i = 1\}`.
+def simplex(total: Any = 1.0, axis: int | None = None) -> Simplex:
+    r"""The indicator of the simplex :math:`\{x \ge 0 : \sum_i x_i = s\}` (s = ``total``).
 
-    The sum runs over every entry of every leaf: the whole pytree is one probability vector
-    (for one simplex per leaf, apply a `simplex` to each leaf). The prox is the exact
+    With ``axis=None`` the sum runs over every entry of every leaf: the whole pytree is one
+    vector. With an integer ``axis``, every slice of every leaf along ``axis`` is its own
+    simplex (``axis=-1`` on a matrix: one simplex per row). The prox is the exact
     sort-based projection (`project_simplex`):
 
     .. math::
 
-      \mathrm{prox}_{t h}(x) = \max(x - \theta, 0), \quad \textstyle\sum_i \max(x_i - \theta, 0)
-      = 1
+      \mathrm{prox}_{t h}(x) = \max(x - \theta, 0), \quad \textstyle\sum_i
+      \max(x_i - \theta, 0) = s
 
     ``min_norm`` is exact (the projected gradient, a one-dimensional search solved by one
-    sort). ``directional`` is 0 iff :math:`\sum_i d_i = 0` (to a relative tolerance of
-    16 eps sqrt(n)) and :math:`d_i \ge 0` wherever :math:`x_i = 0`, else +inf.
+    sort per simplex). ``directional`` is 0 iff, for every simplex, :math:`\sum_i d_i = 0`
+    (to a relative tolerance of 16 eps sqrt(n)) and :math:`d_i \ge 0` wherever
+    :math:`x_i = 0`, else +inf. Membership allows 16 eps sqrt(n) s of rounding in the sum.
+
+    Args:
+      total: s > 0, a scalar (may be traced).
+      axis: None (one simplex over all entries) or the axis of every leaf along which each
+        slice is a simplex (static: a new axis is a new program).
 
     Returns:
-      A `Simplex` regularizer (no hyperparameters).
+      A `Simplex` regularizer.
+
+    Raises:
+      TypeError: ``total`` is not real, or ``axis`` is not None or an int.
+      ValueError: a concrete ``total`` that is <= 0, NaN or infinite; at the first call, a
+        scalar leaf with an ``axis``.
 
     Example:
       >>> import jax.numpy as jnp, subopt as so
       >>> so.prox.simplex().prox(jnp.array([1.0, 0.5, -1.0]), 1.0).tolist()
       [0.75, 0.25, 0.0]
+      >>> so.prox.simplex(axis=-1).prox(jnp.array([[1.0, 0.0], [0.0, 3.0]]), 1.0).tolist()
+      [[1.0, 0.0], [0.0, 1.0]]
 
     References:
       Duchi, Shalev-Shwartz, Singer and Chandra, *Efficient projections onto the l1-ball for
       learning in high dimensions*, ICML 2008. Condat, *Fast projection onto the simplex and
       the l1 ball*, Math. Program., 2016.
     """
-    return Simplex()
+    check_scalar("total", total, positive=True)
+    if axis is not None and (isinstance(axis, bool) or not isinstance(axis, int)):
+        raise TypeError(f"axis must be None or an int, got {axis!r}")
+    return Simplex(hyperparameter("total", total), axis)

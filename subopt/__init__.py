@@ -7,7 +7,7 @@ pytrees); `run` drives any of them inside one compiled ``while_loop`` and report
 one compiled, vmapped call.
 """
 
-from subopt import nonsmooth, problems, prox, schedules
+from subopt import linear_model, nonsmooth, problems, prox, schedules
 from subopt._base import History, Result, Status
 from subopt._calculus import directional_derivative, min_norm_subgradient
 from subopt._driver import run
@@ -46,6 +46,7 @@ __all__ = [
     "backtracking",
     "directional_derivative",
     "fista",
+    "linear_model",
     "gradient_descent",
     "min_norm_subgradient",
     "nonsmooth",

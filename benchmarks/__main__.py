@@ -17,7 +17,8 @@ import time
 
 import jax
 
-MODULES = ["overhead", "lasso_jaxopt", "lasso_grid", "logreg_grid", "scaling"]
+MODULES = ["overhead", "lasso_jaxopt", "lasso_grid", "logreg_grid", "scaling", "glm_lasso",
+           "glm_path", "glm_logistic"]
 RESULTS = pathlib.Path(__file__).parent / "results"
 
 

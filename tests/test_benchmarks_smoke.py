@@ -22,7 +22,8 @@ def test_quick_benchmark_run_writes_every_comparison(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     payload = json.loads((tmp_path / "quick.json").read_text())
     modules = {r["module"] for r in payload["records"]}
-    assert modules == {"overhead", "lasso_jaxopt", "lasso_grid", "logreg_grid", "scaling"}
+    assert modules == {"overhead", "lasso_jaxopt", "lasso_grid", "logreg_grid", "scaling",
+                       "glm_lasso", "glm_path", "glm_logistic"}
     for record in payload["records"]:
         if "same_result" in record:  # the compared solvers reached the same point
             assert record["same_result"], record["comparison"]

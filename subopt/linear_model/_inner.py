@@ -42,7 +42,7 @@ class Dense(NamedTuple):
     a: jax.Array
     y: jax.Array
     s: jax.Array
-    intercept: bool
+    intercept: jax.Array  # 1.0 when the intercept is fitted, else 0.0
 
     def aux(self, w, b):
         return self.a @ w + b
@@ -55,9 +55,9 @@ class Dense(NamedTuple):
         return self.datafit.value(z, self.y, self.s)
 
     def gap(self, w, b, z):
-        if self.intercept:  # certify at the best intercept for w, as the outer loop does
-            shift = self.datafit.intercept_shift(z, self.y, self.s)
-            b, z = b + shift, z + shift
+        # with an intercept, certify at the best intercept for w, as the outer loop does
+        shift = self.intercept * self.datafit.intercept_shift(z, self.y, self.s)
+        b, z = b + shift, z + shift
         u = self.datafit.grad(z, self.y, self.s)
         return duality_gap(self.datafit, self.penalty, z, u, -(u @ self.a), w, b, self.y, self.s)
 
@@ -70,7 +70,7 @@ class Gram(NamedTuple):
     q: jax.Array
     c: jax.Array
     moments: jax.Array  # [sum s, sum s y, sum s y^2]
-    intercept: bool
+    intercept: jax.Array  # 1.0 when the intercept is fitted, else 0.0
 
     @classmethod
     def build(cls, penalty, a, y, s, intercept):
@@ -98,8 +98,7 @@ class Gram(NamedTuple):
 
     def gap(self, w, b, z):
         ss, sy, syy = self.moments
-        if self.intercept:  # at the best intercept for w (where the b-gradient is 0)
-            b = b - self.grad(w, b, z)[1] / ss
+        b = b - self.intercept * self.grad(w, b, z)[1] / ss  # the best intercept for w
         gw, gb = self.grad(w, b, z)
         f = self.value(w, b, z)
         v = -gw
@@ -151,7 +150,7 @@ def fista_restart(
     tol: jax.Array,
     max_iter: jax.Array,
     *,
-    fit_intercept: bool,
+    fit_intercept: Any,
     backtrack: bool,
     check_every: int = 10,
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
@@ -171,7 +170,7 @@ def fista_restart(
       ``(w, b, n_steps, gap)``: the prox output, the intercept, the steps taken, the last gap.
     """
     dtype = w.dtype
-    ib = jnp.asarray(1.0 if fit_intercept else 0.0, dtype)
+    ib = jnp.asarray(fit_intercept, dtype)
     step0 = 1 / jnp.asarray(lipschitz, dtype)
 
     def one(st: _Fista, _):
@@ -190,7 +189,10 @@ def fista_restart(
                 step, x, bx, zx, k = c
                 d, db = x - st.yw, bx - st.by
                 bound = fy + gw @ d + gb * db + (d @ d + db * db) / (2 * step)
-                return (oracle.value(x, bx, zx) > bound) & (k < 40)
+                # rounding of F near convergence must not read as a failed bound (the step
+                # would then shrink forever)
+                slack = 64 * jnp.finfo(dtype).eps * jnp.abs(fy)
+                return (oracle.value(x, bx, zx) > bound + slack) & (k < 40)
 
             def halve(c):
                 step = c[0] / 2

@@ -56,6 +56,7 @@ def enet_path(
     max_iter: int = 100,
     positive: bool = False,
     return_n_iter: bool = False,
+    ws_size: int | None = None,
     **solver_options: Any,
 ) -> tuple:
     r"""The elastic-net path of :math:`\|y - Xw\|^2 / (2n) + \alpha(\rho\|w\|_1 +
@@ -71,6 +72,7 @@ def enet_path(
       max_iter: outer iterations per alpha.
       positive: constrain w >= 0 (``l1_ratio`` must then be 1).
       return_n_iter: also return the FISTA steps per alpha.
+      ws_size: the first working-set size (default: from the support of ``coef_init``).
       solver_options: passed to `subopt.linear_model.solve` (``screen``, ``gram``, ...).
 
     Returns:
@@ -100,7 +102,7 @@ def enet_path(
     coefs = np.zeros((p, grid.size), dtype)
     gaps = np.zeros(grid.size)
     n_iters = np.zeros(grid.size, int)
-    k = first_ws_size(p, int(np.count_nonzero(np.asarray(w))))
+    k = first_ws_size(p, int(np.count_nonzero(np.asarray(w)))) if ws_size is None else ws_size
     for i, alpha in enumerate(grid):
         pen = nonnegative_l1(alpha) if positive else elastic_net(alpha, ratio)
         res, k = grow(
@@ -136,6 +138,7 @@ def lasso_path(
     max_iter: int = 100,
     positive: bool = False,
     return_n_iter: bool = False,
+    ws_size: int | None = None,
     **solver_options: Any,
 ) -> tuple:
     r"""The Lasso path of :math:`\|y - Xw\|^2 / (2n) + \alpha\|w\|_1`: `enet_path` with

@@ -90,7 +90,7 @@ def _lipschitz_and_oracle(datafit, pen, a, y, s, z, v0, gram, fit_intercept):
     bound times :math:`\|[S^{1/2} X_W, S^{1/2} 1]\|_2^2 \le \|S^{1/2} X_W\|_2^2 + \sum s`;
     for Poisson a local estimate (the curvature at the current z), from which the inner
     solver backtracks. Also returns the power-iteration vector (a warm start)."""
-    extra = jnp.sum(s) if fit_intercept else 0.0
+    extra = fit_intercept * jnp.sum(s)
     if gram:
         oracle = Gram.build(pen, a, y, s, fit_intercept)
         sq, vec = power_sq_norm(lambda v: oracle.g @ v, v0)
@@ -112,7 +112,7 @@ def solve(
     screened0: jax.Array | None = None,
     *,
     ws_size: int,
-    fit_intercept: bool = False,
+    fit_intercept: Any = False,
     tol: Any = 1e-6,
     max_outer: Any = 100,
     max_inner: Any = 20_000,
@@ -131,7 +131,7 @@ def solve(
       coef0, intercept0: the start (warm start).
       screened0: features already known to be zero (default none).
       ws_size: the working-set size, static, ``<= p``; ``p`` never fills up.
-      fit_intercept: whether b is fitted (static).
+      fit_intercept: whether b is fitted (a bool, possibly traced: one program serves both).
       tol: stop when the gap is ``<= tol * F(0)`` (possibly traced).
       max_outer, max_inner: outer iterations; FISTA steps per working set.
       inner_ratio: the inner gap target as a fraction of the outer gap.
@@ -161,6 +161,7 @@ def solve(
     norms = column_norms(X)
     s = sample_weight
     smooth = jnp.asarray(datafit.curvature or 0.0, dtype) * jnp.max(s)
+    ib = jnp.asarray(fit_intercept, dtype)
 
     def cond(st: _Outer):
         return st.status == RUNNING
@@ -168,9 +169,8 @@ def solve(
     def body(st: _Outer):
         w, b = st.w, st.b
         z = matvec(X, w) + b
-        if fit_intercept:
-            shift = datafit.intercept_shift(z, y, s)
-            b, z = b + shift, z + shift
+        shift = ib * datafit.intercept_shift(z, y, s)
+        b, z = b + shift, z + shift
         u = datafit.grad(z, y, s)
         v = jnp.where(st.screened, 0, -rmatvec(X, u))
         gap = duality_gap(datafit, penalty, z, u, v, w, b, y, s)
@@ -212,7 +212,7 @@ def solve(
                 z,
                 jnp.where(keep, st.eig[ws], 0),
                 use_gram,
-                fit_intercept,
+                ib,
             )
             w_ws, b_new, steps, _ = fista_restart(
                 oracle,
@@ -222,7 +222,7 @@ def solve(
                 lip,
                 jnp.maximum(inner_ratio * gap, 0.5 * tol_abs),
                 max_inner,
-                fit_intercept=fit_intercept,
+                fit_intercept=ib,
                 backtrack=datafit.curvature is None,
             )
             w_new = jnp.zeros_like(w).at[ws].set(jnp.where(keep, w_ws, 0))
@@ -257,7 +257,7 @@ def solve(
     return GLMResult(st.w, st.b, st.gap, st.status, st.n_outer, st.n_inner, st.screened, st.ws_full)
 
 
-_STATIC = ("ws_size", "fit_intercept", "screen", "gram", "inner_ratio")
+_STATIC = ("ws_size", "screen", "gram")
 solve_jit = jax.jit(solve, static_argnames=_STATIC)
 
 

@@ -83,7 +83,11 @@ def column_norms(x: Any) -> jax.Array:
     r""":math:`(\|x_j\|_2)_j`."""
     if isinstance(x, SparseDesign):
         return jnp.sqrt(jax.ops.segment_sum(x.data**2, x.cols, num_segments=x.shape[1]))
-    return jnp.sqrt(jnp.sum(x * x, axis=0))
+    # a product with ones: XLA's CPU column reduction of a row-major array is ~4x slower
+    return jnp.sqrt(jnp.ones(x.shape[0], x.dtype) @ (x * x))
+
+
+column_norms_jit = jax.jit(column_norms)
 
 
 def gather_columns(x: Any, ws: jax.Array, keep: jax.Array) -> jax.Array:

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from subopt.linear_model._datafits import quadratic
-from subopt.linear_model._design import rmatvec
+from subopt.linear_model._design import column_norms_jit, rmatvec
 from subopt.linear_model._penalties import elastic_net, nonnegative_l1
 from subopt.linear_model._solver import first_ws_size, grow
 from subopt.linear_model._validation import check_alpha, check_xy, sample_weights
@@ -103,6 +103,7 @@ def enet_path(
     gaps = np.zeros(grid.size)
     n_iters = np.zeros(grid.size, int)
     k = first_ws_size(p, int(np.count_nonzero(np.asarray(w)))) if ws_size is None else ws_size
+    norms = column_norms_jit(design)
     for i, alpha in enumerate(grid):
         pen = nonnegative_l1(alpha) if positive else elastic_net(alpha, ratio)
         res, k = grow(
@@ -114,6 +115,7 @@ def enet_path(
             w,
             jnp.zeros((), dtype),
             ws_size=k,
+            norms=norms,
             tol=tol,
             max_outer=max_iter,
             **solver_options,

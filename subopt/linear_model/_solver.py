@@ -6,7 +6,7 @@ r"""The working-set solver for sparse GLMs: outer KKT/gap loop, gap-safe screeni
 1. sets the intercept to its optimum for the current w (closed form, or Newton for logistic),
 2. forms the dual point and the duality gap (`_gap`), and stops when
    :math:`\mathrm{gap} \le \mathrm{tol}\cdot F(0)`,
-3. screens: with :math:`R = \sqrt{2 c \max_i s_i\, \mathrm{gap}}` (the dual is
+3. screens: with :math:`R = \sqrt{2 c \max_i s_i\, (\mathrm{gap} + 64\epsilon|P|)}` (the dual is
    :math:`1/(c \max_i s_i)`-strongly concave), every feature with
    ``penalty.safe_zero(v, R * ||x_j||)`` is zero at the optimum; it is set to 0 and removed
    for good (Ndiaye et al. 2017),
@@ -40,6 +40,7 @@ import numpy as np
 from subopt._base import RUNNING, Status
 from subopt.linear_model._design import (
     column_norms,
+    column_norms_jit,
     gather_columns,
     matvec,
     rmatvec,
@@ -110,6 +111,7 @@ def solve(
     coef0: jax.Array,
     intercept0: Any,
     screened0: jax.Array | None = None,
+    norms: jax.Array | None = None,
     *,
     ws_size: int,
     fit_intercept: Any = False,
@@ -130,6 +132,7 @@ def solve(
       sample_weight: ``(n,)`` weights :math:`s_i \ge 0` (``1/n`` for scikit-learn's scaling).
       coef0, intercept0: the start (warm start).
       screened0: features already known to be zero (default none).
+      norms: the column norms of X (computed when not given; `grow` computes them once).
       ws_size: the working-set size, static, ``<= p``; ``p`` never fills up.
       fit_intercept: whether b is fitted (a bool, possibly traced: one program serves both).
       tol: stop when the gap is ``<= tol * F(0)`` (possibly traced).
@@ -158,7 +161,7 @@ def solve(
     use_gram = datafit.name == "quadratic" and (ws_size <= n if gram is None else gram)
     screen = screen and datafit.curvature is not None
     tol_abs = jnp.asarray(tol, dtype) * datafit.base_value(y, sample_weight)
-    norms = column_norms(X)
+    norms = column_norms(X) if norms is None else norms
     s = sample_weight
     smooth = jnp.asarray(datafit.curvature or 0.0, dtype) * jnp.max(s)
     ib = jnp.asarray(fit_intercept, dtype)
@@ -177,7 +180,11 @@ def solve(
         screened = st.screened
         if screen:
             scale = penalty.dual_scale(v)
-            radius = jnp.sqrt(2 * smooth * jnp.maximum(gap, 0))
+            # the gap is a difference of two nearly equal numbers: its rounding error (a few
+            # eps of P) must widen the safe sphere, or a rounded-to-0 gap would screen support
+            primal = datafit.value(z, y, s) + penalty.value(w)
+            slack = 64 * jnp.finfo(dtype).eps * jnp.abs(primal)
+            radius = jnp.sqrt(2 * smooth * (jnp.maximum(gap, 0) + slack))
             screened = screened | penalty.safe_zero(scale * v, radius * norms)
             w = jnp.where(screened, 0, w)
         nnz = jnp.sum(w != 0)
@@ -286,38 +293,32 @@ def grow(
     intercept0: Any,
     *,
     ws_size: int,
+    norms: jax.Array | None = None,
     **options: Any,
 ) -> tuple[GLMResult, int]:
     """`solve` with growing working sets (host side): enlarge ``ws_size`` along the ladder
     (`ws_ladder_size`, to twice the support) while the support fills it, each time from
-    where the last solve stopped, keeping its screened features.
+    where the last solve stopped, keeping its screened features. The column norms are
+    computed once (or passed in: a path computes them once for all its solves).
 
     Returns ``(result, ws_size)``, the last size to start a warm-started next solve from.
     """
     p = int(X.shape[1])
     nnz = int(np.count_nonzero(np.asarray(coef0)))
     k = max(min(ws_size, p), first_ws_size(p, nnz))
-    res = solve_jit(
-        datafit, penalty, X, y, sample_weight, coef0, intercept0, None, ws_size=k, **options
-    )
-    n_outer, n_inner = int(res.n_outer), int(res.n_inner)
-    while bool(res.ws_full) and k < p:
-        k = ws_ladder_size(p, max(2 * int(np.count_nonzero(np.asarray(res.coef))), k + 1))
+    norms = column_norms_jit(X) if norms is None else norms
+    w, b, screened = coef0, intercept0, None
+    n_outer = n_inner = 0
+    while True:
         res = solve_jit(
-            datafit,
-            penalty,
-            X,
-            y,
-            sample_weight,
-            res.coef,
-            res.intercept,
-            res.screened,
-            ws_size=k,
-            **options,
+            datafit, penalty, X, y, sample_weight, w, b, screened, norms, ws_size=k, **options
         )
         n_outer += int(res.n_outer)
         n_inner += int(res.n_inner)
-    return res._replace(n_outer=n_outer, n_inner=n_inner), k
+        if not bool(res.ws_full) or k >= p:
+            return res._replace(n_outer=n_outer, n_inner=n_inner), k
+        w, b, screened = res.coef, res.intercept, res.screened
+        k = ws_ladder_size(p, max(2 * int(np.count_nonzero(np.asarray(w))), k + 1))
 
 
 __all__ = ["GLMResult", "first_ws_size", "grow", "solve", "solve_jit", "ws_ladder_size"]

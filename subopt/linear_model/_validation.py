@@ -28,7 +28,12 @@ def _values(x: Any) -> np.ndarray:
 
 def check_xy(X: Any, y: Any, dtype: Any = None) -> tuple[Any, jax.Array, Any]:
     """``(design, y, dtype)`` from user input, after the checks of the module docstring."""
-    if not (isinstance(X, SparseDesign) or is_sparse(X)):
+    if isinstance(X, jax.Array):  # keep it on the device; check it there
+        if X.ndim != 2:
+            raise ValueError(f"X must be a 2-d array (n_samples, n_features), got shape {X.shape}")
+        if not bool(jnp.all(jnp.isfinite(X))):
+            raise ValueError("X contains NaN or inf")
+    elif not (isinstance(X, SparseDesign) or is_sparse(X)):
         X = np.asarray(X)
         if X.ndim != 2:
             raise ValueError(f"X must be a 2-d array (n_samples, n_features), got shape {X.shape}")
@@ -41,7 +46,8 @@ def check_xy(X: Any, y: Any, dtype: Any = None) -> tuple[Any, jax.Array, Any]:
         )
     if X.shape[1] == 0:
         raise ValueError("X has no features (0 columns)")
-    for name, v in (("X", _values(X)), ("y", y_np)):
+    checks = [("y", y_np)] if isinstance(X, jax.Array) else [("X", _values(X)), ("y", y_np)]
+    for name, v in checks:
         if not np.issubdtype(v.dtype, np.number) and v.dtype != bool:
             raise ValueError(f"{name} must be numeric, got dtype {v.dtype}")
         if v.size and not np.all(np.isfinite(v)):

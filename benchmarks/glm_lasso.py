@@ -17,13 +17,11 @@ common ladder (1e-1, 3e-2, ..., 1e-14) whose solution is within relative subopti
 of F*, and the contenders are timed side by side (medians of interleaved rounds after a
 warm-up that also compiles). Ratios are time / scikit-learn time.
 
-Run: ``python -m benchmarks.glm_lasso [--quick]`` (or through ``python -m benchmarks``).
+Run: ``python -m benchmarks --only glm_lasso [--quick]``.
 """
 
 from __future__ import annotations
 
-import argparse
-import time
 from collections.abc import Callable
 
 import jax
@@ -178,24 +176,3 @@ def run(quick: bool = False) -> list[dict]:
     """The records for ``python -m benchmarks``: one per problem."""
     rounds = 3 if quick else 5
     return [compare(name, x, y, r, quick=quick, rounds=rounds) for name, x, y, r in problems(quick)]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    jax.config.update("jax_enable_x64", True)
-    t0 = time.perf_counter()
-    for record in run(quick=args.quick):
-        print(f"## {record['comparison']}")
-        for name, t in record["times"].items():
-            print(
-                f"  {name:<20} {t['median_s'] * 1e3:9.2f} ms  x{record['ratios'][name]:.3f}"
-                f"  tol {record['tolerances'][name]:.0e}"
-                f"  rel gap {record['max_rel_gap'][name]:.1e}"
-            )
-    print(f"({time.perf_counter() - t0:.0f} s)")
-
-
-if __name__ == "__main__":
-    main()

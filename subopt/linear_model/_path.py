@@ -4,9 +4,9 @@ The path runs from :math:`\alpha_{\max} = \|X^\top y\|_\infty / (n \rho)` (the s
 weight whose solution is 0) down to ``eps * alpha_max`` on a log grid (or over the given
 ``alphas``, sorted decreasing). Each solve warm-starts from the previous solution and
 working-set size, so its first outer iteration already has a small gap and the gap-safe rule
-removes most features at once; a batched mode is `jax.vmap` over `solve` (see the docs: it
-pays for the largest working set on every lane and for no warm start, and was slower on the
-benchmarks).
+removes most features at once. Many alphas can also be solved at once with `jax.vmap` over
+`subopt.linear_model.solve` (see docs/linear_model.md); the paths here do not, since every
+lane would pay for the largest working set and lose the warm starts (not measured yet).
 
 References:
   Friedman, Hastie and Tibshirani, *Regularization paths for generalized linear models via

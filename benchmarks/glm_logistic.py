@@ -3,9 +3,9 @@
 ``LogisticRegression`` when installed).
 
 Problem: P(w) = mean(log(1 + exp(-y x.w))) + alpha ||w||_1 on the synthetic logistic data of
-`benchmarks._data` (500x1000, labels +-1, no intercept: liblinear penalizes its intercept)
+`benchmarks._data` (200x400, labels +-1, no intercept: liblinear penalizes its intercept)
 at alpha = 0.1 alpha_max (alpha_max = ||X^T y||_inf / (2n)); liblinear's C = 1 / (alpha n).
-F* is the smaller objective of a certified solve (duality gap, tol 1e-14) and liblinear at
+F* is the smaller objective of a certified solve (duality gap, tol 1e-13) and liblinear at
 tol 1e-12. Each solver runs at the loosest ladder tolerance reaching 1e-6; timed side by side.
 Ratios are time / liblinear time.
 """
@@ -25,7 +25,7 @@ def run(quick: bool = False) -> list[dict]:
 
     from subopt import linear_model as lm
 
-    m, n = (100, 200) if quick else (500, 1000)
+    m, n = (100, 200) if quick else (200, 400)
     x, y01 = logistic_data(m, n)
     y = np.where(y01 > 0, 1.0, -1.0)
     alpha = 0.1 * float(np.max(np.abs(x.T @ y)) / (2 * m))
@@ -55,7 +55,7 @@ def run(quick: bool = False) -> list[dict]:
     def ours(tol):
         return lambda: block(lm.fit(lm.logistic(), pen, xj, y, tol=tol).coef)
 
-    cert = lm.fit(lm.logistic(), pen, x, y, tol=1e-14, max_outer=1000)
+    cert = lm.fit(lm.logistic(), pen, x, y, tol=1e-13, max_outer=200)
     f_star = min(objective(cert.coef), objective(liblinear(1e-12)()))
     makers = {"subopt.linear_model": ours, "liblinear": liblinear}
     if not quick:

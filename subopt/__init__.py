@@ -7,7 +7,7 @@ pytrees); `run` drives any of them inside one compiled ``while_loop`` and report
 one compiled, vmapped call.
 """
 
-from subopt import nonsmooth, problems, prox, schedules
+from subopt import linear_model, nonsmooth, problems, prox, schedules
 from subopt._base import History, Result, RunState, Status
 from subopt._calculus import directional_derivative, min_norm_subgradient
 from subopt._driver import run
@@ -44,8 +44,8 @@ __all__ = [
     "GradientDescentState",
     "History",
     "LinearSolver",
-    "PolyakState",
     "Optimizer",
+    "PolyakState",
     "Progress",
     "ProximalGradientState",
     "Result",
@@ -59,8 +59,9 @@ __all__ = [
     "directional_derivative",
     "fista",
     "gradient_descent",
-    "merge_sweeps",
     "implicit_solution",
+    "linear_model",
+    "merge_sweeps",
     "min_norm_subgradient",
     "nonsmooth",
     "polyak_subgradient",

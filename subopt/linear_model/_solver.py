@@ -1,0 +1,324 @@
+r"""The working-set solver for sparse GLMs: outer KKT/gap loop, gap-safe screening, growth.
+
+`solve` minimizes :math:`P(w, b) = F(Xw + b) + g(w)` (a datafit of `_datafits`, a penalty of
+`_penalties`, b an optional unpenalized intercept). Each outer iteration, over all features,
+
+1. sets the intercept to its optimum for the current w (closed form, or Newton for logistic),
+2. forms the dual point and the duality gap (`_gap`), and stops when
+   :math:`\mathrm{gap} \le \mathrm{tol}\cdot F(0)`,
+3. screens: with :math:`R = \sqrt{2 c \max_i s_i\, (\mathrm{gap} + 64\epsilon|P|)}` (the dual is
+   :math:`1/(c \max_i s_i)`-strongly concave), every feature with
+   ``penalty.safe_zero(v, R * ||x_j||)`` is zero at the optimum; it is set to 0 and removed
+   for good (Ndiaye et al. 2017),
+4. picks the working set: the current support plus the features of highest ``score`` (the
+   ones whose dual constraint is closest to active), ``ws_size`` of them, screened ones
+   masked out (zero columns, inert),
+5. runs FISTA with restart on the gathered block :math:`X_{:, W}` (`_inner`) to the gap
+   ``inner_ratio * gap`` (celer's rule), in Gram space for least squares when
+   :math:`|W| \le n`.
+
+The working-set size is static (a compiled shape), so `solve` is jit- and vmap-able; when the
+support fills more than half of it, the run stops early with ``ws_full`` set. `fit` (host
+side) then doubles the size and continues from where it stopped, so only a few sizes
+(powers of two, then p) are ever compiled.
+
+References:
+  Massias, Gramfort and Salmon, *Celer: a fast solver for the Lasso with dual extrapolation*,
+  ICML, 2018. Ndiaye, Fercoq, Gramfort and Salmon, *Gap safe screening rules for sparsity
+  enforcing penalties*, JMLR, 2017. Johnson and Guestrin, *Blitz: a principled
+  meta-algorithm for scaling sparse optimization*, ICML, 2015.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from subopt._base import RUNNING, Status
+from subopt.linear_model._design import (
+    column_norms,
+    column_norms_jit,
+    gather_columns,
+    matvec,
+    rmatvec,
+)
+from subopt.linear_model._gap import duality_gap
+from subopt.linear_model._inner import Dense, Gram, fista_restart, power_sq_norm
+
+
+class GLMResult(NamedTuple):
+    """What `solve` and `fit` return (a pytree: vmapped solves return stacked fields).
+
+    Attributes:
+      coef: the weights w (exact zeros off the support).
+      intercept: b (0 unless fitted).
+      gap: the duality gap at ``(coef, intercept)``, an upper bound on the suboptimality.
+      status: int32 `subopt.Status`: CONVERGED (gap <= tol * F(0)), MAX_STEPS, NONFINITE or
+        INVALID (a traced penalty hyperparameter is invalid).
+      n_outer: outer iterations (full passes over the features).
+      n_inner: FISTA steps, summed over working sets.
+      screened: bool per feature, True for those the gap-safe rule proved zero.
+      ws_full: the support outgrew half of the working set (`fit` then doubles it).
+    """
+
+    coef: Any
+    intercept: Any
+    gap: Any
+    status: Any
+    n_outer: Any
+    n_inner: Any
+    screened: Any
+    ws_full: Any
+
+
+class _Outer(NamedTuple):
+    w: jax.Array
+    b: jax.Array
+    screened: jax.Array
+    gap: jax.Array
+    n_outer: jax.Array
+    n_inner: jax.Array
+    status: jax.Array
+    ws_full: jax.Array
+    eig: jax.Array  # power-iteration vector over the features (warm start)
+
+
+def _lipschitz_and_oracle(datafit, pen, a, y, s, z, v0, gram, fit_intercept):
+    r"""The inner oracle and the Lipschitz constant of its gradient in (w, b): the curvature
+    bound times :math:`\|[S^{1/2} X_W, S^{1/2} 1]\|_2^2 \le \|S^{1/2} X_W\|_2^2 + \sum s`;
+    for Poisson a local estimate (the curvature at the current z), from which the inner
+    solver backtracks. Also returns the power-iteration vector (a warm start)."""
+    extra = fit_intercept * jnp.sum(s)
+    if gram:
+        oracle = Gram.build(pen, a, y, s, fit_intercept)
+        sq, vec = power_sq_norm(lambda v: oracle.g @ v, v0)
+        return sq + extra, oracle, vec
+    sa = a * jnp.sqrt(s)[:, None]
+    sq, vec = power_sq_norm(lambda v: (sa @ v) @ sa, v0)
+    c = datafit.curvature if datafit.curvature is not None else jnp.max(jnp.exp(z))
+    return c * (sq + extra), Dense(datafit, pen, a, y, s, fit_intercept), vec
+
+
+def solve(
+    datafit: Any,
+    penalty: Any,
+    X: Any,
+    y: jax.Array,
+    sample_weight: jax.Array,
+    coef0: jax.Array,
+    intercept0: Any,
+    screened0: jax.Array | None = None,
+    norms: jax.Array | None = None,
+    *,
+    ws_size: int,
+    fit_intercept: Any = False,
+    tol: Any = 1e-6,
+    max_outer: Any = 100,
+    max_inner: Any = 20_000,
+    inner_ratio: float = 0.3,
+    screen: bool = True,
+    gram: bool | None = None,
+) -> GLMResult:
+    r"""Minimize :math:`F(Xw + b) + g(w)` with working sets of ``ws_size`` features (jit-able).
+
+    Args:
+      datafit: `quadratic`, `logistic` (labels +-1) or `poisson`.
+      penalty: `l1`, `elastic_net`, `nonnegative_l1` or `group_l2` (traced leaves allowed).
+      X: the design, an ``(n, p)`` array or a `SparseDesign` (`as_design`).
+      y: ``(n,)`` targets in X's dtype.
+      sample_weight: ``(n,)`` weights :math:`s_i \ge 0` (``1/n`` for scikit-learn's scaling).
+      coef0, intercept0: the start (warm start).
+      screened0: features already known to be zero (default none).
+      norms: the column norms of X (computed when not given; `grow` computes them once).
+      ws_size: the working-set size, static, ``<= p``; ``p`` never fills up.
+      fit_intercept: whether b is fitted (a bool, possibly traced: one program serves both).
+      tol: stop when the gap is ``<= tol * F(0)`` (possibly traced).
+      max_outer, max_inner: outer iterations; FISTA steps per working set.
+      inner_ratio: the inner gap target as a fraction of the outer gap.
+      screen: apply gap-safe screening (static; Poisson has no safe radius and never screens).
+      gram: least squares in Gram space (static; default: when ``ws_size <= n``).
+
+    Returns:
+      A `GLMResult`.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from subopt import linear_model as lm
+      >>> X = jax.random.normal(jax.random.PRNGKey(0), (20, 50))
+      >>> y = X[:, 0] - 2 * X[:, 1]
+      >>> res = lm.solve(lm.quadratic(), lm.l1(0.1), X, y, jnp.full(20, 1 / 20),
+      ...                jnp.zeros(50), 0.0, ws_size=16)
+      >>> int(res.status), jnp.flatnonzero(res.coef).tolist()
+      (0, [0, 1])
+    """
+    n, p = int(X.shape[0]), int(X.shape[1])
+    if not 1 <= ws_size <= p:
+        raise ValueError(f"ws_size must be in [1, p={p}], got {ws_size}")
+    dtype = coef0.dtype
+    use_gram = datafit.name == "quadratic" and (ws_size <= n if gram is None else gram)
+    screen = screen and datafit.curvature is not None
+    tol_abs = jnp.asarray(tol, dtype) * datafit.base_value(y, sample_weight)
+    norms = column_norms(X) if norms is None else norms
+    s = sample_weight
+    smooth = jnp.asarray(datafit.curvature or 0.0, dtype) * jnp.max(s)
+    ib = jnp.asarray(fit_intercept, dtype)
+
+    def cond(st: _Outer):
+        return st.status == RUNNING
+
+    def body(st: _Outer):
+        w, b = st.w, st.b
+        z = matvec(X, w) + b
+        shift = ib * datafit.intercept_shift(z, y, s)
+        b, z = b + shift, z + shift
+        u = datafit.grad(z, y, s)
+        v = jnp.where(st.screened, 0, -rmatvec(X, u))
+        gap = duality_gap(datafit, penalty, z, u, v, w, b, y, s)
+        screened = st.screened
+        if screen:
+            scale = penalty.dual_scale(v)
+            # the gap is a difference of two nearly equal numbers: its rounding error (a few
+            # eps of P) must widen the safe sphere, or a rounded-to-0 gap would screen support
+            primal = datafit.value(z, y, s) + penalty.value(w)
+            slack = 64 * jnp.finfo(dtype).eps * jnp.abs(primal)
+            radius = jnp.sqrt(2 * smooth * (jnp.maximum(gap, 0) + slack))
+            screened = screened | penalty.safe_zero(scale * v, radius * norms)
+            w = jnp.where(screened, 0, w)
+        nnz = jnp.sum(w != 0)
+        done = gap <= tol_abs
+        full = (10 * nnz > 9 * ws_size) & (ws_size < p)
+        status = jnp.select(
+            [~penalty.is_valid(), jnp.isnan(gap), done, full, st.n_outer >= max_outer],
+            [
+                Status.INVALID,
+                Status.NONFINITE,
+                Status.CONVERGED,
+                Status.MAX_STEPS,
+                Status.MAX_STEPS,
+            ],
+            RUNNING,
+        ).astype(jnp.int32)
+        stopped = _Outer(w, b, screened, gap, st.n_outer, st.n_inner, status, full & ~done, st.eig)
+
+        def work(_):
+            score = penalty.score(penalty.dual_scale(v) * v, norms)
+            score = jnp.where(w != 0, jnp.inf, jnp.where(screened, -jnp.inf, score))
+            top, ws = jax.lax.top_k(score, ws_size)
+            keep = top > -jnp.inf
+            a = gather_columns(X, ws, keep)
+            pen = penalty.subset(ws)
+            lip, oracle, eig = _lipschitz_and_oracle(
+                datafit,
+                pen,
+                a,
+                y,
+                s,
+                z,
+                jnp.where(keep, st.eig[ws], 0),
+                use_gram,
+                ib,
+            )
+            w_ws, b_new, steps, _ = fista_restart(
+                oracle,
+                pen,
+                jnp.where(keep, w[ws], 0),
+                b,
+                lip,
+                jnp.maximum(inner_ratio * gap, 0.5 * tol_abs),
+                max_inner,
+                fit_intercept=ib,
+                backtrack=datafit.curvature is None,
+            )
+            w_new = jnp.zeros_like(w).at[ws].set(jnp.where(keep, w_ws, 0))
+            eig_new = jnp.full_like(w, 1e-3).at[ws].set(jnp.where(keep, eig, 0))
+            return _Outer(
+                w_new,
+                b_new,
+                screened,
+                gap,
+                st.n_outer + 1,
+                st.n_inner + steps,
+                status,
+                full & ~done,
+                eig_new,
+            )
+
+        return jax.lax.cond(status == RUNNING, work, lambda _: stopped, None)
+
+    screened0 = jnp.zeros(p, bool) if screened0 is None else screened0
+    st = _Outer(
+        coef0,
+        jnp.asarray(intercept0, dtype),
+        screened0,
+        jnp.asarray(jnp.inf, dtype),
+        jnp.zeros((), jnp.int32),
+        jnp.zeros((), jnp.int32),
+        jnp.asarray(RUNNING, jnp.int32),
+        jnp.asarray(False),
+        jnp.ones_like(coef0),
+    )
+    st = jax.lax.while_loop(cond, body, st)
+    return GLMResult(st.w, st.b, st.gap, st.status, st.n_outer, st.n_inner, st.screened, st.ws_full)
+
+
+_STATIC = ("ws_size", "screen", "gram")
+solve_jit = jax.jit(solve, static_argnames=_STATIC)
+
+
+def ws_ladder_size(p: int, at_least: int) -> int:
+    """The smallest compiled working-set size >= ``at_least``, capped at p: the ladder
+    16, 24, 32, 48, 64, 96, ... (powers of two and their midpoints), so a problem compiles
+    at most ~2 log2(p / 16) sizes and a working set is at most 1.5x the size it needs."""
+    k = 16
+    while k < at_least:
+        k = k * 3 // 2 if (k & (k - 1)) == 0 else k * 4 // 3
+    return min(k, p)
+
+
+def first_ws_size(p: int, nnz: int) -> int:
+    """The first working-set size for a start with ``nnz`` nonzeros: room for 2 nnz + 1."""
+    return ws_ladder_size(p, 2 * nnz + 1)
+
+
+def grow(
+    datafit: Any,
+    penalty: Any,
+    X: Any,
+    y: jax.Array,
+    sample_weight: jax.Array,
+    coef0: jax.Array,
+    intercept0: Any,
+    *,
+    ws_size: int,
+    norms: jax.Array | None = None,
+    **options: Any,
+) -> tuple[GLMResult, int]:
+    """`solve` with growing working sets (host side): enlarge ``ws_size`` along the ladder
+    (`ws_ladder_size`, to twice the support) while the support fills it, each time from
+    where the last solve stopped, keeping its screened features. The column norms are
+    computed once (or passed in: a path computes them once for all its solves).
+
+    Returns ``(result, ws_size)``, the last size to start a warm-started next solve from.
+    """
+    p = int(X.shape[1])
+    nnz = int(np.count_nonzero(np.asarray(coef0)))
+    k = max(min(ws_size, p), first_ws_size(p, nnz))
+    norms = column_norms_jit(X) if norms is None else norms
+    w, b, screened = coef0, intercept0, None
+    n_outer = n_inner = 0
+    while True:
+        res = solve_jit(
+            datafit, penalty, X, y, sample_weight, w, b, screened, norms, ws_size=k, **options
+        )
+        n_outer += int(res.n_outer)
+        n_inner += int(res.n_inner)
+        if not bool(res.ws_full) or k >= p:
+            return res._replace(n_outer=n_outer, n_inner=n_inner), k
+        w, b, screened = res.coef, res.intercept, res.screened
+        k = ws_ladder_size(p, max(2 * int(np.count_nonzero(np.asarray(w))), k + 1))
+
+
+__all__ = ["GLMResult", "first_ws_size", "grow", "solve", "solve_jit", "ws_ladder_size"]

@@ -14,9 +14,20 @@ SHAPES = {"a": (2, 3), "b": (3, 2)}  # every leaf 2-D, so `nuclear` takes the sa
 T = 0.7
 
 
-@jax.jit
-def _evaluate(reg, x, g, t):
+def _evaluate_all(reg, x, g, t):
     return reg.prox(x, t), reg.value(x), reg.min_norm(x, g), reg.directional(x, g)
+
+
+# One compiled function per term class: the suite has shown rare wrong results (one term's
+# program run on another term of the same leaf structure, e.g. the L2-ball projection returned
+# for an L1-ball) when every class shared one jitted function, and could not reproduce them in
+# isolation; separate jitted functions cannot mix, at no extra compile cost.
+_EVALUATE: dict = {}
+
+
+def _evaluate(reg, x, g, t):
+    fn = _EVALUATE.setdefault(type(reg), jax.jit(_evaluate_all))
+    return fn(reg, x, g, t)
 
 
 def evaluate(reg, x, g=None, t=T):

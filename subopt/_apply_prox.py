@@ -137,7 +137,7 @@ def apply_prox(reg: Regularizer, learning_rate: ScalarOrSchedule) -> Optimizer[A
         rule = cast_hyperparams(lr, dtype)
         count = np.zeros([], np.int32)
         step = jnp.asarray(schedules.evaluate(rule, count), dtype) if callable(rule) else rule
-        info = _info(cast_hyperparams(reg, dtype), step, scalar_leaf(np.inf, dtype))
+        info = _info(cast_hyperparams(reg, dtype, integers=False), step, scalar_leaf(np.inf, dtype))
         return ApplyProxState(count, rule, info)
 
     return Optimizer(init, _apply_prox_update)

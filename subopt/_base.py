@@ -230,22 +230,25 @@ def params_dtype(params: PyTree) -> Any:
     return jnp.result_type(*leaves) if leaves else jnp.zeros(()).dtype
 
 
-def cast_hyperparams(tree: PyTree, dtype: Any) -> PyTree:
+def cast_hyperparams(tree: PyTree, dtype: Any, *, integers: bool = True) -> PyTree:
     """The real leaves of a hyperparameter pytree (a number, a schedule, a regularizer, a
     backtracking rule) in the params' floating ``dtype``; bool leaves are kept.
 
     Integers become floats too (``gradient_descent(1)`` on float32 params keeps a float32
-    state, the program of ``gradient_descent(1.0)``), and float64 values given to float32
-    params do not promote the loop state. Concrete leaves become numpy arrays, so building a
-    state dispatches no device work (most of `subopt.run`'s fixed cost on small problems).
+    state, the program of ``gradient_descent(1.0)``), unless ``integers=False``: a
+    regularizer's integer leaves are structure (group labels, indices), and its real
+    hyperparameters are floating already (its constructor makes them so). Float64 values
+    given to float32 params do not promote the loop state. Concrete leaves become numpy
+    arrays, so building a state dispatches no device work (most of `subopt.run`'s fixed cost
+    on small problems).
     """
 
     def cast(v):
-        if is_concrete(v):
-            v = np.asarray(v)
-            real = np.issubdtype(v.dtype, np.floating) or np.issubdtype(v.dtype, np.integer)
-            return v.astype(dtype) if real else v
-        real = jnp.issubdtype(v.dtype, jnp.floating) or jnp.issubdtype(v.dtype, jnp.integer)
+        xp = np if is_concrete(v) else jnp
+        v = np.asarray(v) if xp is np else v
+        real = xp.issubdtype(v.dtype, xp.floating) or (
+            integers and xp.issubdtype(v.dtype, xp.integer)
+        )
         return v.astype(dtype) if real else v
 
     return jax.tree_util.tree_map(cast, tree)

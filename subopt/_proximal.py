@@ -219,7 +219,11 @@ def proximal_gradient(reg: Regularizer, learning_rate: Any) -> Optimizer[Proxima
         dtype = params_dtype(params)
         rule = cast_learning_rate(lr, dtype)
         info = _info(
-            params, cast_hyperparams(reg, dtype), rule, first_step(rule, dtype), inf(dtype)
+            params,
+            cast_hyperparams(reg, dtype, integers=False),
+            rule,
+            first_step(rule, dtype),
+            inf(dtype),
         )
         return ProximalGradientState(np.zeros([], np.int32), rule, info)
 
@@ -285,7 +289,11 @@ def fista(reg: Regularizer, learning_rate: Any, *, restart: bool = True) -> Opti
         dtype = params_dtype(params)
         rule = cast_learning_rate(lr, dtype)
         info = _info(
-            params, cast_hyperparams(reg, dtype), rule, first_step(rule, dtype), inf(dtype)
+            params,
+            cast_hyperparams(reg, dtype, integers=False),
+            rule,
+            first_step(rule, dtype),
+            inf(dtype),
         )
         zero = np.zeros([], np.int32)
         return FistaState(zero, scalar_leaf(1.0, dtype), zero, rule, info)

@@ -36,7 +36,7 @@ from jax.interpreters import ad
 
 from subopt import _tree
 from subopt.nonsmooth import _ld_rules as R
-from subopt.nonsmooth import _norms, _nuclear
+from subopt.nonsmooth import _nuclear
 
 PyTree = Any
 
@@ -83,7 +83,6 @@ def _custom_key(closed: Any) -> tuple[str, str] | None:
 
 
 CUSTOM_RULES: dict[tuple[str, str], Callable] = {
-    _key_of(_norms._l2.fun): R.norm_rule(_norms._l2),
     _key_of(_tree._norm.fun): R.norm_rule(_tree._norm),
     _key_of(_nuclear._nuclear.fun): R.nuclear_rule(_nuclear._nuclear),
 }

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from subopt._base import PyTree
+from subopt._tree import _norm as _tree_norm_leaves
 from subopt.nonsmooth._elementwise import abs as ns_abs
 from subopt.nonsmooth._elementwise import as_real, nan_where
 
@@ -73,24 +74,8 @@ def l1_norm(tree: PyTree) -> jax.Array:
 # --------------------------------------------------------------------------- l2
 
 
-@jax.custom_jvp
-def _l2(leaves: tuple[jax.Array, ...]) -> jax.Array:
-    scale = functools.reduce(jnp.maximum, [jnp.max(jnp.abs(x), initial=0) for x in leaves])
-    ok = (scale > 0) & jnp.isfinite(scale)
-    safe = jnp.where(ok, scale, jnp.ones((), scale.dtype))
-    out = safe * jnp.sqrt(_total([jnp.sum(jnp.square(x / safe)) for x in leaves]))
-    return jnp.where(ok, out, scale)  # 0 at 0, inf with an inf entry, NaN with a NaN entry
-
-
-@_l2.defjvp
-def _l2_jvp(primals, tangents):
-    (leaves,), (ts,) = primals, tangents
-    n = _l2(leaves)
-    at_zero = n == 0  # a NaN norm gives a NaN derivative
-    safe = jnp.where(at_zero, jnp.ones((), n.dtype), n)
-    zero = jnp.zeros((), n.dtype)
-    dots = [jnp.sum(jnp.where(at_zero, zero, x / safe) * t) for x, t in zip(leaves, ts)]
-    return n, _total(dots)
+# the one overflow-safe norm with derivative 0 at 0 (subopt/_tree.py); NaN in gives NaN out
+_l2 = _tree_norm_leaves
 
 
 def l2_norm(tree: PyTree) -> jax.Array:

@@ -66,8 +66,8 @@ def diabetes_poly():
 def problems(quick: bool) -> list[tuple[str, np.ndarray, np.ndarray, float]]:
     """(name, X, y, lam_ratio) for each comparison."""
     if quick:
-        a, b, _ = lasso_data(60, 150, rho=0.9)
-        return [("synthetic 60x150 AR(0.9), 0.1 lam_max", a, b, 0.1)]
+        a, b, _ = lasso_data(40, 60, rho=0.9)
+        return [("synthetic 40x60 AR(0.9), 0.1 lam_max", a, b, 0.1)]
     a, b, _ = lasso_data(500, 1000, rho=0.9)
     big_a, big_b, _ = lasso_data(2000, 10000, rho=0.9)
     nx, ny = nci60()

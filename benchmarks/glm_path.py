@@ -30,8 +30,8 @@ def run(quick: bool = False) -> list[dict]:
 
     from subopt import linear_model as lm
 
-    m, n = (60, 150) if quick else (500, 1000)
-    n_alphas = 20 if quick else N_ALPHAS
+    m, n = (40, 60) if quick else (500, 1000)
+    n_alphas = 10 if quick else N_ALPHAS
     x, y, _ = lasso_data(m, n, rho=0.9)
     alphas, ref_coefs, gaps = lm.lasso_path(
         x, y, n_alphas=n_alphas, eps=EPS, tol=1e-14, max_iter=1000

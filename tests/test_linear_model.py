@@ -177,9 +177,13 @@ def test_poisson_equals_sklearn_ridge_and_cvxpy_l1():
 def test_gap_is_a_certificate():
     x, y = regression(5)
     alpha = 0.1 * lam_max(x, y)
-    res = fit(lm.quadratic(), lm.l1(alpha), x, y)
+    res = fit(lm.quadratic(), lm.l1(alpha), x, y, tol=1e-14)
     f_star = lasso_objective(x, y, np.asarray(res.coef), alpha) - float(res.gap)
-    assert abs(float(lm.gap(lm.quadratic(), lm.l1(alpha), x, y, res.coef))) < 1e-12
+    at_solution = float(lm.gap(lm.quadratic(), lm.l1(alpha), x, y, res.coef))
+    base = float(np.mean(y**2) / 2)  # F(0), the scale of the relative tolerance
+    assert abs(at_solution) <= 1e-14 * base + 1e-13 and at_solution == pytest.approx(
+        float(res.gap), abs=1e-13
+    )
     rng = np.random.default_rng(0)
     for scale in (1e-3, 1e-1, 1.0):
         w = np.asarray(res.coef) + scale * rng.standard_normal(P) * (rng.random(P) < 0.3)

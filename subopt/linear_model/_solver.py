@@ -15,7 +15,8 @@ r"""The working-set solver for sparse GLMs: outer KKT/gap loop, gap-safe screeni
    masked out (zero columns, inert),
 5. runs FISTA with restart on the gathered block :math:`X_{:, W}` (`_inner`) to the gap
    ``inner_ratio * gap`` (celer's rule), in Gram space for least squares when
-   :math:`|W| \le n`.
+   :math:`|W| \le n`; once the full gap equals the gap the last working-set solve reached
+   (no feature outside it violates its dual constraint), straight to the final tolerance.
 
 The working-set size is static (a compiled shape), so `solve` is jit- and vmap-able; when the
 support fills more than half of it, the run stops early with ``ws_full`` set. `fit` (host
@@ -84,6 +85,7 @@ class _Outer(NamedTuple):
     status: jax.Array
     ws_full: jax.Array
     eig: jax.Array  # power-iteration vector over the features (warm start)
+    inner_gap: jax.Array  # the gap the last working-set solve reached on its subproblem
 
 
 def _lipschitz_and_oracle(datafit, pen, a, y, s, z, v0, gram, fit_intercept):
@@ -201,7 +203,14 @@ def solve(
             ],
             RUNNING,
         ).astype(jnp.int32)
-        stopped = _Outer(w, b, screened, gap, st.n_outer, st.n_inner, status, full & ~done, st.eig)
+        stopped = _Outer(
+            w, b, screened, gap, st.n_outer, st.n_inner, status, full & ~done, st.eig, st.inner_gap
+        )
+        # When the full gap is the working-set gap, no feature outside the working set
+        # violates its dual constraint: the working set is right, and its subproblem is solved
+        # to the final tolerance at once instead of another fraction of the gap.
+        settled = jnp.isfinite(st.inner_gap) & (gap <= 1.1 * st.inner_gap)
+        target = jnp.where(settled, 0.5 * tol_abs, jnp.maximum(inner_ratio * gap, 0.5 * tol_abs))
 
         def work(_):
             score = penalty.score(penalty.dual_scale(v) * v, norms)
@@ -221,13 +230,13 @@ def solve(
                 use_gram,
                 ib,
             )
-            w_ws, b_new, steps, _ = fista_restart(
+            w_ws, b_new, steps, inner_gap = fista_restart(
                 oracle,
                 pen,
                 jnp.where(keep, w[ws], 0),
                 b,
                 lip,
-                jnp.maximum(inner_ratio * gap, 0.5 * tol_abs),
+                target,
                 max_inner,
                 fit_intercept=ib,
                 backtrack=datafit.curvature is None,
@@ -244,6 +253,7 @@ def solve(
                 status,
                 full & ~done,
                 eig_new,
+                inner_gap,
             )
 
         return jax.lax.cond(status == RUNNING, work, lambda _: stopped, None)
@@ -259,6 +269,7 @@ def solve(
         jnp.asarray(RUNNING, jnp.int32),
         jnp.asarray(False),
         jnp.ones_like(coef0),
+        jnp.asarray(jnp.inf, dtype),
     )
     st = jax.lax.while_loop(cond, body, st)
     return GLMResult(st.w, st.b, st.gap, st.status, st.n_outer, st.n_inner, st.screened, st.ws_full)

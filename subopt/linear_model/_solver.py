@@ -88,6 +88,21 @@ class _Outer(NamedTuple):
     inner_gap: jax.Array  # the gap the last working-set solve reached on its subproblem
 
 
+def _top_features(score: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
+    """The indices of the k largest scores and whether each is selectable (score > -inf).
+
+    The ranking is a heuristic (which features to try), so it runs on the scores rounded to
+    float32: XLA's CPU top_k is 30x faster there than in float64 (0.09 against 2.8 ms at
+    p = 6830, more than the rest of an outer iteration). Finite scores are clipped into
+    float32's range so that none becomes an infinity (+inf marks the support, -inf the
+    screened features).
+    """
+    big = float(jnp.finfo(jnp.float32).max)
+    rounded = jnp.where(jnp.isinf(score), score, jnp.clip(score, -big, big)).astype(jnp.float32)
+    top, ws = jax.lax.top_k(rounded, k)
+    return ws, top > -jnp.inf
+
+
 def _lipschitz_and_oracle(datafit, pen, a, y, s, z, v0, gram, fit_intercept):
     r"""The inner oracle and the Lipschitz constant of its gradient in (w, b): the curvature
     bound times :math:`\|[S^{1/2} X_W, S^{1/2} 1]\|_2^2 \le \|S^{1/2} X_W\|_2^2 + \sum s`;
@@ -215,8 +230,7 @@ def solve(
         def work(_):
             score = penalty.score(penalty.dual_scale(v) * v, norms)
             score = jnp.where(w != 0, jnp.inf, jnp.where(screened, -jnp.inf, score))
-            top, ws = jax.lax.top_k(score, ws_size)
-            keep = top > -jnp.inf
+            ws, keep = _top_features(score, ws_size)
             a = gather_columns(X, ws, keep)
             pen = penalty.subset(ws)
             lip, oracle, eig = _lipschitz_and_oracle(

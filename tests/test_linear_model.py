@@ -205,11 +205,22 @@ def test_screening_never_drops_the_support(seed, ratio):
     assert not np.any(np.asarray(res.screened) & support)
 
 
-def test_paths_equal_sklearn_and_per_alpha_fits():
+def test_paths_equal_sklearn_and_per_alpha_fits(monkeypatch):
     from sklearn.linear_model import lasso_path
 
+    from subopt.linear_model import _solver
+
+    sizes = []
+    solve_jit = _solver.solve_jit
+
+    def recording(*args, ws_size, **kw):
+        sizes.append(ws_size)
+        return solve_jit(*args, ws_size=ws_size, **kw)
+
+    monkeypatch.setattr(_solver, "solve_jit", recording)
     x, y = regression(6)
     alphas, coefs, gaps = lm.lasso_path(x, y, n_alphas=6, eps=1e-2, tol=1e-12, ws_size=P)
+    assert set(sizes) == {P}  # lasso_path passes ws_size on (it once dropped it)
     sk_alphas, sk_coefs, _ = lasso_path(x, y, n_alphas=6, eps=1e-2, tol=1e-14, max_iter=100_000)
     np.testing.assert_allclose(alphas, sk_alphas, rtol=1e-12)
     assert np.all(gaps <= 1e-12 * 0.5 * y @ y / N + 1e-16)

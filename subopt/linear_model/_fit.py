@@ -51,7 +51,7 @@ def fit(
         working set.
       ws_size: the first working-set size (default: from the support of ``coef0``).
       screen: gap-safe screening.
-      gram: least squares in Gram space (default: when the working set has <= n features).
+      gram: least squares in Gram space (default: when the working set has <= 2 n features).
       dtype: the computation dtype (default: float64 under x64, else float32).
 
     Returns:

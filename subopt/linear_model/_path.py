@@ -167,6 +167,7 @@ def lasso_path(
         max_iter=max_iter,
         positive=positive,
         return_n_iter=return_n_iter,
+        ws_size=ws_size,
         **solver_options,
     )
 

@@ -156,7 +156,7 @@ def solve(
       max_outer, max_inner: outer iterations; FISTA steps per working set.
       inner_ratio: the inner gap target as a fraction of the outer gap.
       screen: apply gap-safe screening (static; Poisson has no safe radius and never screens).
-      gram: least squares in Gram space (static; default: when ``ws_size <= n``).
+      gram: least squares in Gram space (static; default: when ``ws_size <= 2 n``).
 
     Returns:
       A `GLMResult`.
@@ -175,7 +175,8 @@ def solve(
     if not 1 <= ws_size <= p:
         raise ValueError(f"ws_size must be in [1, p={p}], got {ws_size}")
     dtype = coef0.dtype
-    use_gram = datafit.name == "quadratic" and (ws_size <= n if gram is None else gram)
+    # a Gram step costs |W|^2 against 2 n |W| for the dense block
+    use_gram = datafit.name == "quadratic" and (ws_size <= 2 * n if gram is None else gram)
     screen = screen and datafit.curvature is not None
     tol_abs = jnp.asarray(tol, dtype) * datafit.base_value(y, sample_weight)
     norms = column_norms(X) if norms is None else norms
@@ -304,8 +305,10 @@ def ws_ladder_size(p: int, at_least: int) -> int:
 
 
 def first_ws_size(p: int, nnz: int) -> int:
-    """The first working-set size for a start with ``nnz`` nonzeros: room for 2 nnz + 1."""
-    return ws_ladder_size(p, 2 * nnz + 1)
+    """The first working-set size for a start with ``nnz`` nonzeros: room for 1.5 nnz + 1
+    (twice the support made the working sets of a warm-started path's small alphas a size
+    larger than needed: 1.9 against 4.0 s for a 100-alpha path on 500x1000)."""
+    return ws_ladder_size(p, (3 * nnz) // 2 + 1)
 
 
 def grow(

@@ -25,7 +25,9 @@ def objective(model, x, y):
     return 0.5 * r @ r / len(y) + model.alpha * pen
 
 
-@pytest.mark.parametrize("name", ["Lasso", "SparseLogisticRegression"])
+@pytest.mark.parametrize(
+    "name", ["Lasso", "ElasticNet", "GroupLasso", "SparseLogisticRegression", "PoissonRegression"]
+)
 def test_check_estimator(name):
     from sklearn.utils.estimator_checks import check_estimator
 

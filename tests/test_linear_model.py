@@ -138,6 +138,38 @@ def test_l1_logistic_equals_liblinear():
     assert_same(obj(np.asarray(res.coef)), obj(sk.coef_[0]), res.coef, sk.coef_[0], rel=1e-7)
 
 
+def test_logistic_prox_newton_equals_fista(dtype):
+    """Proximal Newton (the logistic default) and FISTA on the working sets reach the same
+    certified optimum, with an intercept, in float32 and float64, and keep the dtype."""
+    x, w, rng = design(7)
+    y = np.where(rng.random(N) < 1 / (1 + np.exp(-(x @ w) - 0.5)), 1.0, -1.0)
+    alpha = 0.05 * float(np.max(np.abs(x.T @ y)) / (2 * N))
+    tol = 1e-10 if dtype == np.float64 else 1e-5
+    args = (lm.logistic(), lm.l1(alpha), x.astype(dtype), y.astype(dtype), np.full(N, 1 / N, dtype))
+    runs = {
+        newton: solve_jit(
+            *args,
+            jnp.zeros(P, dtype),
+            jnp.zeros((), dtype),
+            ws_size=P,
+            fit_intercept=True,
+            tol=tol,
+            max_outer=200,
+            newton=newton,
+        )
+        for newton in (True, False)
+    }
+    newton, fista = runs[True], runs[False]
+    assert int(newton.status) == int(fista.status) == 0
+    assert newton.coef.dtype == dtype and newton.intercept.dtype == dtype
+    f = {k: float(lm.objective(*args[:4], r.coef, r.intercept)) for k, r in runs.items()}
+    scale = float(np.mean(np.logaddexp(0, 0 * y)))  # F(0), the scale of the tolerance
+    assert abs(f[True] - f[False]) <= 2 * tol * scale + 1e-12
+    if dtype == np.float64:  # the same support, off near-ties
+        big = np.abs(np.asarray(fista.coef)) > 1e-6
+        np.testing.assert_array_equal(np.asarray(newton.coef)[big] != 0, True)
+
+
 def poisson_data(seed=4):
     x, w, rng = design(seed)
     x = x / 4

@@ -65,6 +65,13 @@ class Datafit:
         """:math:`\\nabla F(z)_i = s_i \\ell'(z_i, y_i)`."""
         return jnp.where(s > 0, s * self.dloss(z, y), 0)
 
+    def ddloss(self, z: jax.Array, y: jax.Array) -> jax.Array:
+        raise NotImplementedError
+
+    def hess(self, z: jax.Array, y: jax.Array, s: jax.Array) -> jax.Array:
+        r"""The diagonal Hessian of F in z, :math:`s_i \ell''(z_i, y_i)`."""
+        return jnp.where(s > 0, s * self.ddloss(z, y), 0)
+
     def conjugate(self, u: jax.Array, y: jax.Array, s: jax.Array) -> jax.Array:
         """:math:`F^*(u)` (u a gradient of F, possibly scaled by a factor in [0, 1])."""
         return jnp.sum(jnp.where(s > 0, s * self.conj(_ratio(u, s), y), 0))
@@ -110,6 +117,9 @@ class Logistic(Datafit):
 
     def dloss(self, z, y):
         return -y * jax.nn.sigmoid(-y * z)
+
+    def ddloss(self, z, y):
+        return jax.nn.sigmoid(y * z) * jax.nn.sigmoid(-y * z)
 
     def conj(self, v, y):
         a = jnp.clip(-y * v, 0, 1)

@@ -48,6 +48,7 @@ from subopt.linear_model._design import (
 )
 from subopt.linear_model._gap import duality_gap
 from subopt.linear_model._inner import Dense, Gram, fista_restart, power_sq_norm
+from subopt.linear_model._newton import prox_newton
 
 
 class GLMResult(NamedTuple):
@@ -138,6 +139,7 @@ def solve(
     inner_ratio: float = 0.3,
     screen: bool = True,
     gram: bool | None = None,
+    newton: bool | None = None,
 ) -> GLMResult:
     r"""Minimize :math:`F(Xw + b) + g(w)` with working sets of ``ws_size`` features (jit-able).
 
@@ -157,6 +159,8 @@ def solve(
       inner_ratio: the inner gap target as a fraction of the outer gap.
       screen: apply gap-safe screening (static; Poisson has no safe radius and never screens).
       gram: least squares in Gram space (static; default: when ``ws_size <= 2 n``).
+      newton: proximal Newton on the working sets (`_newton`; static; default: for the
+        logistic datafit, the only one with a bounded second derivative and no closed form).
 
     Returns:
       A `GLMResult`.
@@ -176,6 +180,7 @@ def solve(
         raise ValueError(f"ws_size must be in [1, p={p}], got {ws_size}")
     dtype = coef0.dtype
     # a Gram step costs |W|^2 against 2 n |W| for the dense block
+    newton = datafit.name == "logistic" and (newton is None or newton)
     use_gram = datafit.name == "quadratic" and (ws_size <= 2 * n if gram is None else gram)
     screen = screen and datafit.curvature is not None
     tol_abs = jnp.asarray(tol, dtype) * datafit.base_value(y, sample_weight)
@@ -245,17 +250,29 @@ def solve(
                 use_gram,
                 ib,
             )
-            w_ws, b_new, steps, inner_gap = fista_restart(
-                oracle,
-                pen,
-                jnp.where(keep, w[ws], 0),
-                b,
-                lip,
-                target,
-                max_inner,
-                fit_intercept=ib,
-                backtrack=datafit.curvature is None,
-            )
+            if newton:
+                w_ws, b_new, steps, inner_gap, eig = prox_newton(
+                    oracle,
+                    pen,
+                    jnp.where(keep, w[ws], 0),
+                    b,
+                    eig,
+                    target,
+                    max_inner,
+                    fit_intercept=ib,
+                )
+            else:
+                w_ws, b_new, steps, inner_gap = fista_restart(
+                    oracle,
+                    pen,
+                    jnp.where(keep, w[ws], 0),
+                    b,
+                    lip,
+                    target,
+                    max_inner,
+                    fit_intercept=ib,
+                    backtrack=datafit.curvature is None,
+                )
             w_new = jnp.zeros_like(w).at[ws].set(jnp.where(keep, w_ws, 0))
             eig_new = jnp.full_like(w, 1e-3).at[ws].set(jnp.where(keep, eig, 0))
             return _Outer(
@@ -290,7 +307,7 @@ def solve(
     return GLMResult(st.w, st.b, st.gap, st.status, st.n_outer, st.n_inner, st.screened, st.ws_full)
 
 
-_STATIC = ("ws_size", "screen", "gram")
+_STATIC = ("ws_size", "screen", "gram", "newton")
 solve_jit = jax.jit(solve, static_argnames=_STATIC)
 
 

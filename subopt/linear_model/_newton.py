@@ -38,6 +38,7 @@ from subopt.linear_model._inner import Dense, Gram, fista_restart, power_sq_norm
 class _Newton(NamedTuple):
     w: jax.Array
     b: jax.Array
+    z: jax.Array  # the predictor X_W w + b
     gap: jax.Array
     it: jax.Array
     steps: jax.Array
@@ -88,14 +89,14 @@ def prox_newton(
     ib = jnp.asarray(fit_intercept, dtype)
 
     def objective(w, b):
-        z = dense.aux(w, b)
-        return dense.value(w, b, z) + penalty.value(w), z
+        return dense.value(w, b, dense.aux(w, b)) + penalty.value(w)
 
     def cond(st: _Newton):
         return (st.gap > tol) & (st.it < max_newton) & (st.steps < max_iter)
 
     def body(st: _Newton):
-        f0, z = objective(st.w, st.b)
+        z = st.z
+        f0 = dense.value(st.w, st.b, z) + penalty.value(st.w)
         model = _quadratic_model(dense, z)
         sq, eig = power_sq_norm(lambda v: model.g @ v, st.eig)
         lip = sq + ib * model.moments[0]
@@ -121,16 +122,17 @@ def prox_newton(
 
         def halve(c):
             tau = c[0] / 2
-            return tau, objective(st.w + tau * dw, st.b + tau * db)[0]
+            return tau, objective(st.w + tau * dw, st.b + tau * db)
 
-        tau, _ = jax.lax.while_loop(too_long, halve, (jnp.ones((), dtype), objective(w_m, b_m)[0]))
+        tau, _ = jax.lax.while_loop(too_long, halve, (jnp.ones((), dtype), objective(w_m, b_m)))
         w_new, b_new = st.w + tau * dw, st.b + tau * db
         z_new = dense.aux(w_new, b_new)
         gap = dense.gap(w_new, b_new, z_new)
-        return _Newton(w_new, b_new, gap, st.it + 1, st.steps + steps, eig)
+        return _Newton(w_new, b_new, z_new, gap, st.it + 1, st.steps + steps, eig)
 
     z0 = dense.aux(w, b)
-    st = _Newton(w, b, dense.gap(w, b, z0), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32), eig)
+    zero = jnp.zeros((), jnp.int32)
+    st = _Newton(w, b, z0, dense.gap(w, b, z0), zero, zero, eig)
     st = jax.lax.while_loop(cond, body, st)
     return st.w, st.b, st.steps, st.gap, st.eig
 

@@ -15,8 +15,9 @@ r"""The working-set solver for sparse GLMs: outer KKT/gap loop, gap-safe screeni
    masked out (zero columns, inert),
 5. runs FISTA with restart on the gathered block :math:`X_{:, W}` (`_inner`) to the gap
    ``inner_ratio * gap`` (celer's rule), in Gram space for least squares when
-   :math:`|W| \le n`; once the full gap equals the gap the last working-set solve reached
-   (no feature outside it violates its dual constraint), straight to the final tolerance.
+   :math:`|W| \le 2n`, proximal Newton for logistic (`_newton`); once the full gap equals
+   the gap the last working-set solve reached (no feature outside it violates its dual
+   constraint), straight to the final tolerance.
 
 The working-set size is static (a compiled shape), so `solve` is jit- and vmap-able; when the
 support fills more than half of it, the run stops early with ``ws_full`` set. `fit` (host
@@ -179,8 +180,8 @@ def solve(
     if not 1 <= ws_size <= p:
         raise ValueError(f"ws_size must be in [1, p={p}], got {ws_size}")
     dtype = coef0.dtype
-    # a Gram step costs |W|^2 against 2 n |W| for the dense block
     newton = datafit.name == "logistic" and (newton is None or newton)
+    # a Gram step costs |W|^2 against 2 n |W| for the dense block
     use_gram = datafit.name == "quadratic" and (ws_size <= 2 * n if gram is None else gram)
     screen = screen and datafit.curvature is not None
     tol_abs = jnp.asarray(tol, dtype) * datafit.base_value(y, sample_weight)
@@ -239,20 +240,10 @@ def solve(
             ws, keep = _top_features(score, ws_size)
             a = gather_columns(X, ws, keep)
             pen = penalty.subset(ws)
-            lip, oracle, eig = _lipschitz_and_oracle(
-                datafit,
-                pen,
-                a,
-                y,
-                s,
-                z,
-                jnp.where(keep, st.eig[ws], 0),
-                use_gram,
-                ib,
-            )
-            if newton:
+            eig = jnp.where(keep, st.eig[ws], 0)
+            if newton:  # its own power iteration, on each quadratic model
                 w_ws, b_new, steps, inner_gap, eig = prox_newton(
-                    oracle,
+                    Dense(datafit, pen, a, y, s, ib),
                     pen,
                     jnp.where(keep, w[ws], 0),
                     b,
@@ -262,6 +253,9 @@ def solve(
                     fit_intercept=ib,
                 )
             else:
+                lip, oracle, eig = _lipschitz_and_oracle(
+                    datafit, pen, a, y, s, z, eig, use_gram, ib
+                )
                 w_ws, b_new, steps, inner_gap = fista_restart(
                     oracle,
                     pen,

@@ -5,6 +5,7 @@ Test files import from here (``from helpers import ...``; pytest puts tests/ on 
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -106,3 +107,30 @@ class TraceCounter:
 
     def __eq__(self, other):
         return other is self
+
+
+def prox_evaluator(catalogue, sets):
+    """One jitted program for the prox properties of every term of ``catalogue(lam)``.
+
+    It returns, at ``(lam, t, x)``: each prox output p, the prox of p and the value at p for
+    the sets in ``sets`` (idempotence and feasibility), and each term's
+    ``min_norm(p, (p - x) / t)``, which vanishes iff p is the prox (0 is in dh(p) + (p - x)/t).
+    Returns ``(jitted, counter)``; ``counter.count`` is the number of traces.
+    """
+
+    def prox_all(lam, t, x):
+        regs = catalogue(lam)
+        out = {name: reg.prox(x, t) for name, reg in regs.items()}
+        again = {name: regs[name].prox(out[name], t) for name in sets}
+        values = {name: regs[name].value(out[name]) for name in sets}
+
+        def residual(p):
+            return jax.tree_util.tree_map(lambda pi, xi: (pi - xi) / t, p, x)
+
+        certificate = {
+            name: reg.min_norm(out[name], residual(out[name])) for name, reg in regs.items()
+        }
+        return out, again, values, certificate
+
+    counter = TraceCounter(prox_all)
+    return jax.jit(counter), counter

@@ -6,6 +6,7 @@ property serves every example (hyperparameters and steps are traced)."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+from helpers import prox_evaluator
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -50,23 +51,8 @@ def catalogue(lam):
 
 
 SETS = ["nonnegative", "box", "l2_ball", "l1_ball", "linf_ball", "simplex"]
-_traces = {"prox": 0, "moreau": 0}
-
-
-@jax.jit
-def prox_all(lam, t, x):
-    _traces["prox"] += 1
-    regs = catalogue(lam)
-    out = {name: reg.prox(x, t) for name, reg in regs.items()}
-    again = {name: regs[name].prox(out[name], t) for name in SETS}
-    values = {name: regs[name].value(out[name]) for name in SETS}
-    # p = prox(x) iff 0 is in dh(p) + (p - x) / t: the minimum-norm element certifies it.
-    certificate = {
-        name: reg.min_norm(out[name], jax.tree_util.tree_map(lambda p, v: (p - v) / t,
-                                                             out[name], x))
-        for name, reg in regs.items()
-    }
-    return out, again, values, certificate
+_traces = {"moreau": 0}
+prox_all, _prox_traces = prox_evaluator(catalogue, SETS)
 
 
 @given(entries, entries, lams, steps)
@@ -78,7 +64,7 @@ def test_prox_is_firmly_nonexpansive(u, v, lam, t):
         dp = flat(px[name]) - flat(py[name])
         slack = dp @ (u - v) - dp @ dp
         assert slack >= -1e-9 * (1 + (u - v) @ (u - v)), (name, slack)
-    assert _traces["prox"] == 1
+    assert _prox_traces.count == 1
 
 
 @given(entries, lams, steps)
@@ -90,7 +76,7 @@ def test_projections_feasible_and_idempotent_and_prox_certified_by_min_norm(u, l
         np.testing.assert_allclose(flat(again[name]), flat(out[name]), atol=1e-13 * scale)
     for name, w in certificate.items():
         assert np.abs(flat(w)).max() <= 1e-9 * scale / t + 1e-12, (name, flat(w))
-    assert _traces["prox"] == 1
+    assert _prox_traces.count == 1
 
 
 # ----------------------------------------------------------------- Moreau decomposition

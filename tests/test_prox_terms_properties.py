@@ -7,6 +7,7 @@ steps are traced)."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+from helpers import prox_evaluator
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -44,19 +45,8 @@ def catalogue(lam):
 
 SETS = ["hyperplane", "halfspace", "affine_set", "box_section", "simplex_total", "l2_sphere"]
 CONVEX = [name for name in catalogue(1.0) if name != "l2_sphere"]
-_traces = {"prox": 0, "moreau": 0}
-
-
-@jax.jit
-def prox_all(lam, t, x):
-    _traces["prox"] += 1
-    regs = catalogue(lam)
-    out = {name: reg.prox(x, t) for name, reg in regs.items()}
-    again = {name: regs[name].prox(out[name], t) for name in SETS}
-    values = {name: regs[name].value(out[name]) for name in SETS}
-    # p = prox(x) iff p minimises <(p - x)/t, .> + h: min_norm vanishes there
-    certificate = {name: reg.min_norm(out[name], (out[name] - x) / t) for name, reg in regs.items()}
-    return out, again, values, certificate
+_traces = {"moreau": 0}
+prox_all, _prox_traces = prox_evaluator(catalogue, SETS)
 
 
 @given(entries, entries, lams, steps)
@@ -67,7 +57,7 @@ def test_convex_proxes_are_firmly_nonexpansive(u, v, lam, t):
         dp = np.asarray(px[name]) - np.asarray(py[name])
         slack = dp @ (u - v) - dp @ dp
         assert slack >= -1e-9 * (1 + (u - v) @ (u - v)), (name, slack)
-    assert _traces["prox"] == 1
+    assert _prox_traces.count == 1
 
 
 @given(entries, lams, steps)
@@ -81,7 +71,7 @@ def test_projections_feasible_idempotent_and_prox_certified_by_min_norm(u, lam, 
         np.testing.assert_allclose(again[name], out[name], atol=1e-12 * scale, err_msg=name)
     for name, w in certificate.items():
         assert np.abs(np.asarray(w)).max() <= 1e-8 * scale / t + 1e-10, (name, w)
-    assert _traces["prox"] == 1
+    assert _prox_traces.count == 1
 
 
 @jax.jit

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 
-from subopt.linear_model._solver import GLMResult, first_ws_size, grow
+from subopt.linear_model._solver import GLMResult, grow
 from subopt.linear_model._validation import check_counts, check_labels, check_xy, sample_weights
 
 
@@ -79,15 +78,15 @@ def fit(
         if used.shape == y.shape:  # else check_xy/sample_weights raise below
             signs[used] = check_labels(y[used])[1]  # rows of weight 0 are ignored
         y = signs
-    design, y, dtype = check_xy(X, y, dtype)
+    design, y, dtype, norms = check_xy(X, y, dtype)
     n, p = design.shape
     s = sample_weights(sample_weight, n, dtype)
     if datafit.name == "poisson":
         check_counts(np.asarray(y)[np.asarray(s) > 0])
-    w0 = jnp.zeros(p, dtype) if coef0 is None else jnp.asarray(coef0, dtype)
+    # host arrays: the solver's jit moves them (eager jnp ops cost ~0.1 ms each)
+    w0 = np.zeros(p, dtype) if coef0 is None else np.asarray(coef0, dtype)
     if w0.shape != (p,):
         raise ValueError(f"coef0 must have shape ({p},), got {w0.shape}")
-    k = first_ws_size(p, int(np.count_nonzero(np.asarray(w0)))) if ws_size is None else ws_size
     res, _ = grow(
         datafit,
         penalty,
@@ -95,8 +94,9 @@ def fit(
         y,
         s,
         w0,
-        jnp.asarray(intercept0, dtype),
-        ws_size=k,
+        np.asarray(intercept0, dtype),
+        ws_size=1 if ws_size is None else ws_size,
+        norms=norms,
         fit_intercept=fit_intercept,
         tol=tol,
         max_outer=max_outer,

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from subopt.linear_model._datafits import quadratic
-from subopt.linear_model._design import column_norms_jit, rmatvec
+from subopt.linear_model._design import rmatvec
 from subopt.linear_model._penalties import elastic_net, nonnegative_l1
 from subopt.linear_model._solver import first_ws_size, grow
 from subopt.linear_model._validation import check_alpha, check_xy, sample_weights
@@ -88,7 +88,7 @@ def enet_path(
       >>> coefs.shape, bool(np.all(coefs[:, 0] == 0)), bool(gaps.max() < 1e-4)
       ((10, 5), True, True)
     """
-    design, y, dtype = check_xy(X, y)
+    design, y, dtype, norms = check_xy(X, y)
     n, p = design.shape
     ratio = float(l1_ratio)
     if not 0 < ratio <= 1:
@@ -103,7 +103,6 @@ def enet_path(
     gaps = np.zeros(grid.size)
     n_iters = np.zeros(grid.size, int)
     k = first_ws_size(p, int(np.count_nonzero(np.asarray(w)))) if ws_size is None else ws_size
-    norms = column_norms_jit(design)
     for i, alpha in enumerate(grid):
         pen = nonnegative_l1(alpha) if positive else elastic_net(alpha, ratio)
         res, k = grow(

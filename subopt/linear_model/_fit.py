@@ -32,6 +32,7 @@ def fit(
     ws_size: int | None = None,
     screen: bool = True,
     gram: bool | None = None,
+    anderson: bool = False,
     dtype: Any = None,
 ) -> GLMResult:
     r"""Minimize :math:`F(Xw + b) + g(w)` to a duality gap ``<= tol * F(0)``.
@@ -51,6 +52,8 @@ def fit(
       ws_size: the first working-set size (default: from the support of ``coef0``).
       screen: gap-safe screening.
       gram: least squares in Gram space (default: when the working set has <= 2 n features).
+      anderson: Anderson-accelerated proximal gradient on the working sets instead of FISTA
+        (`solve`; quadratic datafit, or logistic without Newton).
       dtype: the computation dtype (default: float64 under x64, else float32).
 
     Returns:
@@ -103,6 +106,7 @@ def fit(
         max_inner=max_inner,
         screen=screen,
         gram=gram,
+        anderson=anderson,
     )
     return res
 

@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from subopt._base import RUNNING, Status
+from subopt.linear_model._anderson import anderson_pg
 from subopt.linear_model._design import (
     column_norms,
     column_norms_jit,
@@ -141,6 +142,7 @@ def solve(
     screen: bool = True,
     gram: bool | None = None,
     newton: bool | None = None,
+    anderson: bool = False,
 ) -> GLMResult:
     r"""Minimize :math:`F(Xw + b) + g(w)` with working sets of ``ws_size`` features (jit-able).
 
@@ -162,6 +164,11 @@ def solve(
       gram: least squares in Gram space (static; default: when ``ws_size <= 2 n``).
       newton: proximal Newton on the working sets (`_newton`; static; default: for the
         logistic datafit, the only one with a bounded second derivative and no closed form).
+      anderson: proximal gradient with Anderson extrapolation (`_anderson`) in place of
+        FISTA on the working sets (static; needs a curvature bound: not Poisson, not with
+        ``newton``). On synthetic Lasso problems (200x400 and 500x1000, AR(0.5) and AR(0.9)
+        columns, 0.1 and 0.01 lambda_max) it took 1.0-3.3x the steps of FISTA with restart
+        and 0.87-1.8x its time (faster on one of the eight), so FISTA stays the default.
 
     Returns:
       A `GLMResult`.
@@ -180,7 +187,12 @@ def solve(
     if not 1 <= ws_size <= p:
         raise ValueError(f"ws_size must be in [1, p={p}], got {ws_size}")
     dtype = coef0.dtype
-    newton = datafit.name == "logistic" and (newton is None or newton)
+    if anderson and (datafit.curvature is None or newton):
+        raise ValueError(
+            "anderson=True needs a datafit with a curvature bound and newton=False, got "
+            f"datafit={datafit.name!r}, newton={newton!r}"
+        )
+    newton = datafit.name == "logistic" and not anderson and (newton is None or newton)
     # a Gram step costs |W|^2 against 2 n |W| for the dense block
     use_gram = datafit.name == "quadratic" and (ws_size <= 2 * n if gram is None else gram)
     screen = screen and datafit.curvature is not None
@@ -256,17 +268,23 @@ def solve(
                 lip, oracle, eig = _lipschitz_and_oracle(
                     datafit, pen, a, y, s, z, eig, use_gram, ib
                 )
-                w_ws, b_new, steps, inner_gap = fista_restart(
-                    oracle,
-                    pen,
-                    jnp.where(keep, w[ws], 0),
-                    b,
-                    lip,
-                    target,
-                    max_inner,
-                    fit_intercept=ib,
-                    backtrack=datafit.curvature is None,
-                )
+                w0 = jnp.where(keep, w[ws], 0)
+                if anderson:
+                    w_ws, b_new, steps, inner_gap = anderson_pg(
+                        oracle, pen, w0, b, lip, target, max_inner, fit_intercept=ib
+                    )
+                else:
+                    w_ws, b_new, steps, inner_gap = fista_restart(
+                        oracle,
+                        pen,
+                        w0,
+                        b,
+                        lip,
+                        target,
+                        max_inner,
+                        fit_intercept=ib,
+                        backtrack=datafit.curvature is None,
+                    )
             w_new = jnp.zeros_like(w).at[ws].set(jnp.where(keep, w_ws, 0))
             eig_new = jnp.full_like(w, 1e-3).at[ws].set(jnp.where(keep, eig, 0))
             return _Outer(
@@ -301,7 +319,7 @@ def solve(
     return GLMResult(st.w, st.b, st.gap, st.status, st.n_outer, st.n_inner, st.screened, st.ws_full)
 
 
-_STATIC = ("ws_size", "screen", "gram", "newton")
+_STATIC = ("ws_size", "screen", "gram", "newton", "anderson")
 solve_jit = jax.jit(solve, static_argnames=_STATIC)
 
 

@@ -209,7 +209,7 @@ class ElasticNet(_Regressor):
       >>> import numpy as np
       >>> from subopt.linear_model import ElasticNet
       >>> X = np.eye(4); y = np.array([4.0, 0.1, 0.0, -4.0])
-      >>> ElasticNet(alpha=0.1, l1_ratio=0.5, fit_intercept=False).fit(X, y).coef_[1]
+      >>> float(ElasticNet(alpha=0.1, l1_ratio=0.5, fit_intercept=False).fit(X, y).coef_[1])
       0.0
     """
 

@@ -221,8 +221,8 @@ def l1(alpha: Any) -> ElasticNet:
     Example:
       >>> import jax.numpy as jnp
       >>> from subopt import linear_model as lm
-      >>> lm.l1(1.0).prox(jnp.array([3.0, -0.5]), 1.0).tolist()
-      [2.0, -0.0]
+      >>> lm.l1(1.0).prox(jnp.array([3.0, -1.5, 0.5]), 1.0).tolist()
+      [2.0, -0.5, 0.0]
     """
     return ElasticNet(_alpha(alpha), jnp.asarray(1.0))
 
@@ -279,8 +279,8 @@ def group_l2(alpha: Any, groups: Any, weights: Any = None) -> GroupL2:
     Example:
       >>> import jax.numpy as jnp
       >>> from subopt import linear_model as lm
-      >>> lm.group_l2(1.0, [0, 0, 1], weights=[1.0, 1.0]).prox(
-      ...     jnp.array([3.0, 4.0, 0.5]), 1.0).tolist()
+      >>> w = lm.group_l2(1.0, [0, 0, 1], weights=[1.0, 1.0]).prox(jnp.array([3.0, 4.0, 0.5]), 1.0)
+      >>> [round(v, 5) for v in w.tolist()]
       [2.4, 3.2, 0.0]
     """
     labels = np.asarray(groups)

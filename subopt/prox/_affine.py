@@ -153,7 +153,8 @@ def hyperplane(a: Any, b: Any) -> Hyperplane:
 
     Example:
       >>> import jax.numpy as jnp, subopt as so
-      >>> so.prox.hyperplane(jnp.array([1.0, 1.0]), 1.0).prox(jnp.array([1.0, 1.0]), 1.0).tolist()
+      >>> x = so.prox.hyperplane(jnp.array([1.0, 1.0]), 1.0).prox(jnp.array([1.0, 1.0]), 1.0)
+      >>> [round(v, 5) for v in x.tolist()]
       [0.5, 0.5]
 
     References:
@@ -187,7 +188,8 @@ def halfspace(a: Any, b: Any) -> Halfspace:
 
     Example:
       >>> import jax.numpy as jnp, subopt as so
-      >>> so.prox.halfspace(jnp.array([1.0, 1.0]), 1.0).prox(jnp.array([1.0, 1.0]), 1.0).tolist()
+      >>> x = so.prox.halfspace(jnp.array([1.0, 1.0]), 1.0).prox(jnp.array([1.0, 1.0]), 1.0)
+      >>> [round(v, 5) for v in x.tolist()]
       [0.5, 0.5]
 
     References:
@@ -278,7 +280,7 @@ def affine_set(A: Any, b: Any) -> AffineSet:
     Example:
       >>> import jax.numpy as jnp, subopt as so
       >>> reg = so.prox.affine_set(jnp.array([[1.0, 1.0, 0.0]]), jnp.array([1.0]))
-      >>> reg.prox(jnp.array([1.0, 1.0, 5.0]), 1.0).tolist()
+      >>> [round(v, 5) for v in reg.prox(jnp.array([1.0, 1.0, 5.0]), 1.0).tolist()]
       [0.5, 0.5, 5.0]
 
     References:

@@ -47,8 +47,8 @@ def project_l1_ball(v: jax.Array, radius: Any) -> jax.Array:
 
     Example:
       >>> import jax.numpy as jnp, subopt as so
-      >>> so.prox.project_l1_ball(jnp.array([2.0, -1.0, 0.5]), 1.0).tolist()
-      [1.0, -0.0, 0.0]
+      >>> so.prox.project_l1_ball(jnp.array([2.0, -1.5, 0.5]), 1.0).tolist()
+      [0.75, -0.25, 0.0]
 
     References:
       Duchi, Shalev-Shwartz, Singer and Chandra, *Efficient projections onto the l1-ball for
@@ -152,8 +152,8 @@ def l1_ball(radius: Any) -> L1Ball:
 
     Example:
       >>> import jax.numpy as jnp, subopt as so
-      >>> so.prox.l1_ball(1.0).prox(jnp.array([2.0, -1.0, 0.5]), 1.0).tolist()
-      [1.0, -0.0, 0.0]
+      >>> so.prox.l1_ball(1.0).prox(jnp.array([2.0, -1.5, 0.5]), 1.0).tolist()
+      [0.75, -0.25, 0.0]
 
     References:
       Duchi, Shalev-Shwartz, Singer and Chandra, *Efficient projections onto the l1-ball for

@@ -125,8 +125,8 @@ def l2(lam: Any) -> L2:
 
     Example:
       >>> import jax.numpy as jnp, subopt as so
-      >>> so.prox.l2(1.0).prox(jnp.array([3.0, 4.0]), 1.0).tolist()
-      [2.4000000953674316, 3.200000047683716]
+      >>> [round(v, 5) for v in so.prox.l2(1.0).prox(jnp.array([3.0, 4.0]), 1.0).tolist()]
+      [2.4, 3.2]
 
     References:
       Yuan and Lin, *Model selection and estimation in regression with grouped variables*,

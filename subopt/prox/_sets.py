@@ -330,8 +330,8 @@ def l2_ball(radius: Any) -> L2Ball:
 
     Example:
       >>> import jax.numpy as jnp, subopt as so
-      >>> so.prox.l2_ball(1.0).prox(jnp.array([3.0, 4.0]), 1.0).tolist()
-      [0.6000000238418579, 0.800000011920929]
+      >>> [round(v, 5) for v in so.prox.l2_ball(1.0).prox(jnp.array([3.0, 4.0]), 1.0).tolist()]
+      [0.6, 0.8]
 
     References:
       Parikh and Boyd, *Proximal Algorithms*, 2014, section 6.2.

@@ -110,8 +110,8 @@ def l2_sphere(radius: Any) -> L2Sphere:
 
     Example:
       >>> import jax.numpy as jnp, subopt as so
-      >>> so.prox.l2_sphere(1.0).prox(jnp.array([0.3, 0.4]), 1.0).tolist()
-      [0.6000000238418579, 0.800000011920929]
+      >>> [round(v, 5) for v in so.prox.l2_sphere(1.0).prox(jnp.array([0.3, 0.4]), 1.0).tolist()]
+      [0.6, 0.8]
 
     References:
       Absil, Mahony and Sepulchre, *Optimization Algorithms on Matrix Manifolds*, 2008,

@@ -31,6 +31,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from subopt.linear_model._inner import until_gap
+
 
 class _State(NamedTuple):
     w: jax.Array
@@ -105,20 +107,15 @@ def anderson_pg(
         fe, f = objective(we, be, ze), objective(w, b, z)
         keep = jnp.isfinite(fe) & (fe < f)
         pick = lambda e, x: jnp.where(keep, e, x)  # noqa: E731
-        new = jax.tree_util.tree_map(pick, (we, be, ze), (w, b, z))
-        return _State(*new, st.it + memory, st.gap), None
+        w, b, z = jax.tree_util.tree_map(pick, (we, be, ze), (w, b, z))
+        return _State(w, b, z, st.it + memory, st.gap), None
 
     def block(st: _State):
-        st, _ = jax.lax.scan(cycle, st, None, length=cycles_per_check)
-        return st._replace(gap=oracle.gap(st.w, st.b, st.z))
-
-    def cond(st: _State):
-        return (st.gap > tol) & (st.it < max_iter)
+        return jax.lax.scan(cycle, st, None, length=cycles_per_check)[0]
 
     z0 = oracle.aux(w, b)
-    zero = jnp.zeros((), jnp.int32)
-    st = _State(w, b, z0, zero, oracle.gap(w, b, z0))
-    st = jax.lax.while_loop(cond, block, st)
+    st = _State(w, b, z0, jnp.zeros((), jnp.int32), oracle.gap(w, b, z0))
+    st = until_gap(block, lambda st: oracle.gap(st.w, st.b, st.z), st, tol, max_iter)
     return st.w, st.b, st.it, st.gap
 
 

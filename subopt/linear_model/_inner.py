@@ -214,11 +214,7 @@ def fista_restart(
         return _Fista(x, bx, zx, yw, by, zy, t_next, step, st.it + 1, st.gap), None
 
     def block(st: _Fista):
-        st, _ = jax.lax.scan(one, st, None, length=check_every)
-        return st._replace(gap=oracle.gap(st.x, st.bx, st.zx))
-
-    def cond(st: _Fista):
-        return (st.gap > tol) & (st.it < max_iter)
+        return jax.lax.scan(one, st, None, length=check_every)[0]
 
     z0 = oracle.aux(w, b)
     st = _Fista(
@@ -233,8 +229,19 @@ def fista_restart(
         jnp.zeros((), jnp.int32),
         oracle.gap(w, b, z0),
     )
-    st = jax.lax.while_loop(cond, block, st)
+    st = until_gap(block, lambda st: oracle.gap(st.x, st.bx, st.zx), st, tol, max_iter)
     return st.x, st.bx, st.it, st.gap
 
 
-__all__ = ["Dense", "Gram", "fista_restart", "power_sq_norm"]
+def until_gap(block: Any, gap: Any, st: Any, tol: jax.Array, max_iter: jax.Array) -> Any:
+    """Repeat ``block`` (a few steps of an inner solver) and evaluate ``gap`` on its state
+    until the gap is ``<= tol`` or ``max_iter`` steps are taken (``st.it``, ``st.gap``)."""
+
+    def body(st):
+        st = block(st)
+        return st._replace(gap=gap(st))
+
+    return jax.lax.while_loop(lambda st: (st.gap > tol) & (st.it < max_iter), body, st)
+
+
+__all__ = ["Dense", "Gram", "fista_restart", "power_sq_norm", "until_gap"]

@@ -346,7 +346,7 @@ def grow(
     X: Any,
     y: jax.Array,
     sample_weight: jax.Array,
-    coef0: jax.Array,
+    coef0: Any,
     intercept0: Any,
     *,
     ws_size: int,

@@ -61,7 +61,7 @@ def check_xy(X: Any, y: Any, dtype: Any = None) -> tuple[Any, jax.Array, Any, ja
     dtype = default_dtype() if dtype is None else np.dtype(dtype)
     design = as_design(X, dtype)
     norms = column_norms_jit(design)
-    if on_device and not np.all(np.isfinite(np.asarray(norms))):
+    if isinstance(X, jax.Array) and not np.all(np.isfinite(np.asarray(norms))):
         if not bool(jnp.all(jnp.isfinite(X))):
             raise ValueError("X contains NaN or inf")
     return design, jnp.asarray(y_np, dtype), dtype, norms

@@ -63,6 +63,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from subopt._tree import register_dataclass
+
 PyTree = Any
 
 
@@ -83,10 +85,8 @@ class StepInfo:
     fixed_point: bool = False
 
 
-jax.tree_util.register_dataclass(
-    StepInfo,
-    data_fields=["iterate", "reg", "step", "stationarity", "valid"],
-    meta_fields=["best", "fixed_point"],
+register_dataclass(
+    StepInfo, ["iterate", "reg", "step", "stationarity", "valid"], ["best", "fixed_point"]
 )
 
 

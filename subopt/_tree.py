@@ -148,7 +148,40 @@ def tree_norm(tree: PyTree) -> jax.Array:
     return _norm(tuple(jnp.asarray(v).astype(dtype) for v in leaves))
 
 
+def register_dataclass(cls: type, data_fields: list[str], meta_fields: list[str]) -> type:
+    """Register a (frozen) dataclass as a pytree node whose structure includes its class.
+
+    ``jax.tree_util.register_dataclass`` (JAX 0.10) builds tree structures that compare
+    equal across classes with the same fields (``l1`` and ``ridge``, ``hyperplane`` and
+    ``halfspace``, the field-less datafits), although their hashes differ. A jit cache probe
+    that meets an entry of the other class then takes it for a hit and runs that class's
+    program: a silently wrong result, seen as rare test failures. Custom nodes registered
+    per class compare their classes, so this registers one. Unflattening bypasses
+    ``__init__`` (leaves may be tracers or placeholders), as dataclass registration does.
+
+    Returns ``cls``.
+    """
+    data, meta = tuple(data_fields), tuple(meta_fields)
+
+    def flatten_with_keys(obj):
+        keys = [(jax.tree_util.GetAttrKey(n), getattr(obj, n)) for n in data]
+        return keys, tuple(getattr(obj, n) for n in meta)
+
+    def flatten(obj):
+        return [getattr(obj, n) for n in data], tuple(getattr(obj, n) for n in meta)
+
+    def unflatten(aux, children):
+        obj = object.__new__(cls)
+        for name, value in zip(data + meta, (*children, *aux)):
+            object.__setattr__(obj, name, value)
+        return obj
+
+    jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
+    return cls
+
+
 __all__ = [
+    "register_dataclass",
     "tree_add_scale",
     "tree_all_finite",
     "tree_dtype",

@@ -100,3 +100,34 @@ def test_a_user_term_is_valid_by_default():
         pass
 
     assert bool(Mine().is_valid())
+
+
+def test_registered_classes_never_share_a_tree_structure():
+    """Structures of different classes with the same fields compare unequal, and equal
+    classes with other values compare equal (one compiled program). JAX's register_dataclass
+    made ``l1`` and ``ridge``, ``hyperplane`` and ``halfspace`` and the three datafits equal
+    (with different hashes), and a jit cache probe that met the other class's entry ran its
+    program: ``halfspace`` once returned ``hyperplane``'s projection in a CI run."""
+    from itertools import combinations
+
+    from subopt import linear_model as lm
+
+    a = np.array([1.0, 2.0, -1.0])
+    regs = [
+        so.prox.l1(1.0),
+        so.prox.ridge(1.0),
+        so.prox.nonnegative_l1(1.0),
+        so.prox.hyperplane(a, 0.5),
+        so.prox.halfspace(a, 0.5),
+    ]
+    nodes = [*regs, lm.quadratic(), lm.logistic(), lm.poisson(), lm.l1(1.0)]
+    structures = [jax.tree_util.tree_structure(n) for n in nodes]
+    for i, j in combinations(range(len(nodes)), 2):
+        assert structures[i] != structures[j], (nodes[i], nodes[j])
+    assert jax.tree_util.tree_structure(so.prox.l1(2.0)) == structures[0]
+    paths = jax.tree_util.tree_flatten_with_path(so.prox.hyperplane(a, 0.5))[0]
+    assert [jax.tree_util.keystr(p) for p, _ in paths] == [".a", ".b"]
+    prox = jax.jit(lambda reg, x: reg.prox(x, 1.0))  # one cache holding every class
+    x = jnp.array([2.0, -3.0, 0.5])
+    for reg in regs:
+        np.testing.assert_allclose(prox(reg, x), reg.prox(x, 1.0), rtol=1e-6)

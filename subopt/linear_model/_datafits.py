@@ -36,6 +36,8 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import xlogy
 
+from subopt._tree import register_dataclass
+
 
 def _ratio(u: jax.Array, s: jax.Array) -> jax.Array:
     """u / s, 0 where s = 0 (there u = 0 too: a dropped row has no dual variable)."""
@@ -159,7 +161,7 @@ class Poisson(Datafit):
 
 
 for _cls in (Quadratic, Logistic, Poisson):
-    jax.tree_util.register_dataclass(_cls, data_fields=[], meta_fields=[])
+    register_dataclass(_cls, [], [])
 
 
 def quadratic() -> Quadratic:

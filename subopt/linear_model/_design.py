@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from subopt._tree import register_dataclass
+
 
 @dataclasses.dataclass(frozen=True)
 class SparseDesign:
@@ -40,9 +42,7 @@ class SparseDesign:
         return SparseDesign(self.data.astype(dtype), self.rows, self.cols, self.shape)
 
 
-jax.tree_util.register_dataclass(
-    SparseDesign, data_fields=["data", "rows", "cols"], meta_fields=["shape"]
-)
+register_dataclass(SparseDesign, ["data", "rows", "cols"], ["shape"])
 
 
 def is_sparse(x: Any) -> bool:

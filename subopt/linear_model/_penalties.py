@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from subopt._base import check_scalar
+from subopt._tree import register_dataclass
 from subopt.prox._l1 import shrink
 
 
@@ -197,11 +198,9 @@ class GroupL2(Penalty):
         return (a >= 0) & jnp.isfinite(a) & jnp.all(self.weights >= 0)
 
 
-jax.tree_util.register_dataclass(ElasticNet, data_fields=["alpha", "l1_ratio"], meta_fields=[])
-jax.tree_util.register_dataclass(NonnegativeL1, data_fields=["alpha"], meta_fields=[])
-jax.tree_util.register_dataclass(
-    GroupL2, data_fields=["alpha", "labels", "weights"], meta_fields=["n_groups"]
-)
+register_dataclass(ElasticNet, ["alpha", "l1_ratio"], [])
+register_dataclass(NonnegativeL1, ["alpha"], [])
+register_dataclass(GroupL2, ["alpha", "labels", "weights"], ["n_groups"])
 
 
 def _alpha(alpha: Any) -> Any:

@@ -19,6 +19,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from subopt._base import PyTree, check_scalar, concrete_array
+from subopt._tree import register_dataclass
 
 # Constraint sets accept points within RTOL_FACTOR * eps(dtype) (relative) of the set, so
 # that the rounded output of their own projection counts as feasible.
@@ -134,7 +135,7 @@ def register(cls: type) -> type:
         method = getattr(cls, name, None)
         if method is not None and not getattr(method, "_subopt_guarded", False):
             setattr(cls, name, _guard(method, trees))
-    return jax.tree_util.register_dataclass(cls, data_fields=data, meta_fields=meta)
+    return register_dataclass(cls, data, meta)
 
 
 # The name the terms of this package were written with.

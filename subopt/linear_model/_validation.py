@@ -14,8 +14,9 @@ from subopt.linear_model._design import SparseDesign, as_design, column_norms_ji
 
 
 def default_dtype() -> Any:
-    """float64 when JAX runs in x64 mode, else float32."""
-    return np.dtype(jnp.zeros(()).dtype if jax.config.read("jax_enable_x64") else np.float32)
+    """float64 when JAX runs in x64 mode, else float32 (no array is built: an eager jnp op
+    costs ~0.1 ms, a tenth of a small fit)."""
+    return np.dtype(np.float64 if jax.config.read("jax_enable_x64") else np.float32)
 
 
 def _values(x: Any) -> np.ndarray:
@@ -64,7 +65,7 @@ def check_xy(X: Any, y: Any, dtype: Any = None) -> tuple[Any, jax.Array, Any, ja
     if isinstance(X, jax.Array) and not np.all(np.isfinite(np.asarray(norms))):
         if not bool(jnp.all(jnp.isfinite(X))):
             raise ValueError("X contains NaN or inf")
-    return design, jnp.asarray(y_np, dtype), dtype, norms
+    return design, jnp.asarray(np.asarray(y_np, dtype)), dtype, norms  # converted on the host
 
 
 def check_alpha(alpha: Any, name: str = "alpha") -> float:

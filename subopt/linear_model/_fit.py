@@ -98,7 +98,7 @@ def fit(
         s,
         w0,
         np.asarray(intercept0, dtype),
-        ws_size=1 if ws_size is None else ws_size,
+        ws_size=ws_size,
         norms=norms,
         fit_intercept=fit_intercept,
         tol=tol,

@@ -33,6 +33,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -253,11 +254,12 @@ def solve(
             a = gather_columns(X, ws, keep)
             pen = penalty.subset(ws)
             eig = jnp.where(keep, st.eig[ws], 0)
+            w0 = jnp.where(keep, w[ws], 0)
             if newton:  # its own power iteration, on each quadratic model
                 w_ws, b_new, steps, inner_gap, eig = prox_newton(
                     Dense(datafit, pen, a, y, s, ib),
                     pen,
-                    jnp.where(keep, w[ws], 0),
+                    w0,
                     b,
                     eig,
                     target,
@@ -268,23 +270,14 @@ def solve(
                 lip, oracle, eig = _lipschitz_and_oracle(
                     datafit, pen, a, y, s, z, eig, use_gram, ib
                 )
-                w0 = jnp.where(keep, w[ws], 0)
-                if anderson:
-                    w_ws, b_new, steps, inner_gap = anderson_pg(
-                        oracle, pen, w0, b, lip, target, max_inner, fit_intercept=ib
-                    )
-                else:
-                    w_ws, b_new, steps, inner_gap = fista_restart(
-                        oracle,
-                        pen,
-                        w0,
-                        b,
-                        lip,
-                        target,
-                        max_inner,
-                        fit_intercept=ib,
-                        backtrack=datafit.curvature is None,
-                    )
+                inner = (
+                    anderson_pg
+                    if anderson
+                    else functools.partial(fista_restart, backtrack=datafit.curvature is None)
+                )
+                w_ws, b_new, steps, inner_gap = inner(
+                    oracle, pen, w0, b, lip, target, max_inner, fit_intercept=ib
+                )
             w_new = jnp.zeros_like(w).at[ws].set(jnp.where(keep, w_ws, 0))
             eig_new = jnp.full_like(w, 1e-3).at[ws].set(jnp.where(keep, eig, 0))
             return _Outer(
@@ -352,7 +345,7 @@ def grow(
     coef0: Any,
     intercept0: Any,
     *,
-    ws_size: int,
+    ws_size: int | None = None,
     norms: jax.Array | None = None,
     **options: Any,
 ) -> tuple[GLMResult, int]:
@@ -365,7 +358,8 @@ def grow(
     """
     p = int(X.shape[1])
     nnz = int(np.count_nonzero(np.asarray(coef0)))
-    k = max(min(ws_size, p), first_ws_size(p, nnz))
+    k = first_ws_size(p, nnz)  # a given ws_size can only enlarge the first working set
+    k = k if ws_size is None else max(k, min(ws_size, p))
     norms = column_norms_jit(X) if norms is None else norms
     w, b, screened = coef0, intercept0, None
     n_outer = n_inner = 0

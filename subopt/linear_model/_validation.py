@@ -36,8 +36,7 @@ def check_xy(X: Any, y: Any, dtype: Any = None) -> tuple[Any, jax.Array, Any, ja
     column's norm non-finite; only then is X searched, so that an overflowing but finite X
     is not reported as NaN), which saves the separate pass and two dispatches.
     """
-    on_device = isinstance(X, jax.Array)
-    if on_device:  # keep it on the device; check it there
+    if isinstance(X, jax.Array):  # keep it on the device; check it there
         if X.ndim != 2:
             raise ValueError(f"X must be a 2-d array (n_samples, n_features), got shape {X.shape}")
     elif not (isinstance(X, SparseDesign) or is_sparse(X)):
@@ -53,7 +52,7 @@ def check_xy(X: Any, y: Any, dtype: Any = None) -> tuple[Any, jax.Array, Any, ja
         )
     if X.shape[1] == 0:
         raise ValueError("X has no features (0 columns)")
-    checks = [("y", y_np)] if on_device else [("X", _values(X)), ("y", y_np)]
+    checks = [("y", y_np)] if isinstance(X, jax.Array) else [("X", _values(X)), ("y", y_np)]
     for name, v in checks:
         if not np.issubdtype(v.dtype, np.number) and v.dtype != bool:
             raise ValueError(f"{name} must be numeric, got dtype {v.dtype}")

@@ -18,16 +18,9 @@ def _evaluate_all(reg, x, g, t):
     return reg.prox(x, t), reg.value(x), reg.min_norm(x, g), reg.directional(x, g)
 
 
-# One compiled function per term class: the suite has shown rare wrong results (one term's
-# program run on another term of the same leaf structure, e.g. the L2-ball projection returned
-# for an L1-ball) when every class shared one jitted function, and could not reproduce them in
-# isolation; separate jitted functions cannot mix, at no extra compile cost.
-_EVALUATE: dict = {}
-
-
-def _evaluate(reg, x, g, t):
-    fn = _EVALUATE.setdefault(type(reg), jax.jit(_evaluate_all))
-    return fn(reg, x, g, t)
+# One compiled function for every term class: their pytree structures include the class
+# (`subopt._tree.register_dataclass`), so the jit cache cannot hand one term another's program.
+_evaluate = jax.jit(_evaluate_all)
 
 
 def evaluate(reg, x, g=None, t=T):

@@ -89,13 +89,14 @@ def enet_path(
       ((10, 5), True, True)
     """
     design, y, dtype, norms = check_xy(X, y)
+    y = jnp.asarray(y)  # once for the whole path
     n, p = design.shape
     ratio = float(l1_ratio)
     if not 0 < ratio <= 1:
         raise ValueError(f"l1_ratio must be in (0, 1] for a path, got {l1_ratio!r}")
     if positive and ratio != 1:
         raise ValueError("positive=True needs l1_ratio=1 (the nonnegative Lasso)")
-    s = sample_weights(None, n, dtype)
+    s = jnp.asarray(sample_weights(None, n, dtype))
     alpha_max = float(jnp.max(jnp.abs(rmatvec(design, y)))) / (n * ratio)
     grid = _grid(alpha_max, alphas, n_alphas, eps)
     w = jnp.zeros(p, dtype) if coef_init is None else jnp.asarray(coef_init, dtype)

@@ -55,12 +55,13 @@ def contenders(m: int, n: int, grid: int, max_steps: int):
     x0 = jnp.zeros(n)
     lam_arr = jnp.asarray(lams)
 
-    def sweep_at(tol):
-        def solve(lam):
-            opt = so.fista(so.prox.l1(lam), learning_rate=step)
-            return so.run(opt, f, x0, max_steps=max_steps, tol=tol)
+    def solve_grid(lam, tol):  # one fn for every tolerance: so.sweep compiles it once
+        opt = so.fista(so.prox.l1(lam), learning_rate=step)
+        return so.run(opt, f, x0, max_steps=max_steps, tol=tol)
 
-        return lambda: block(so.sweep(solve, lam=lam_arr).params)
+    def sweep_at(tol):
+        tols = jnp.asarray([tol])  # a length-1 axis: the tolerance is a value, not code
+        return lambda: block(so.sweep(solve_grid, lam=lam_arr, tol=tols).params[:, 0])
 
     def loop_at(tol):
         def solve(lam):

@@ -27,6 +27,7 @@ def pytest_unconfigure(config):
     if not hasattr(config, "workerinput") and os.environ.pop("SUBOPT_TEST_OWNS_JAX_CACHE", None):
         shutil.rmtree(os.environ.pop("JAX_COMPILATION_CACHE_DIR"), ignore_errors=True)
 
+
 settings.register_profile(
     "ci",
     max_examples=200,

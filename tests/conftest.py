@@ -12,20 +12,24 @@ from hypothesis import HealthCheck, settings
 jax.config.update("jax_enable_x64", True)
 
 
+_OWN_CACHE: list[str] = []  # the cache directory this process made (the controller's)
+
+
 def pytest_configure(config):
     """One JAX compilation cache per test run, shared by the xdist workers and the
     subprocesses (examples, README blocks, benchmark smoke runs) through the environment:
     a program compiled by one process is loaded by the others (a user's own
     ``JAX_COMPILATION_CACHE_DIR`` is kept)."""
     if not hasattr(config, "workerinput") and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
-        os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="subopt-jax-cache-")
-        os.environ["SUBOPT_TEST_OWNS_JAX_CACHE"] = "1"
+        _OWN_CACHE.append(tempfile.mkdtemp(prefix="subopt-jax-cache-"))
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = _OWN_CACHE[0]
     jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
 
 
 def pytest_unconfigure(config):
-    if not hasattr(config, "workerinput") and os.environ.pop("SUBOPT_TEST_OWNS_JAX_CACHE", None):
-        shutil.rmtree(os.environ.pop("JAX_COMPILATION_CACHE_DIR"), ignore_errors=True)
+    for path in _OWN_CACHE:
+        os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 settings.register_profile(

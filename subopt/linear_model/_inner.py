@@ -35,21 +35,22 @@ from subopt.linear_model._gap import duality_gap
 
 
 class Dense(NamedTuple):
-    """Oracle on a dense block ``a`` (n, k), for any datafit."""
+    """Oracle on a dense block ``at`` (k, n): the working set's columns as rows, for any
+    datafit (XLA's CPU products with a block are 2-2.5x faster in this layout)."""
 
     datafit: Any
     penalty: Any
-    a: jax.Array
+    at: jax.Array
     y: jax.Array
     s: jax.Array
     intercept: jax.Array  # 1.0 when the intercept is fitted, else 0.0
 
     def aux(self, w, b):
-        return self.a @ w + b
+        return w @ self.at + b
 
     def grad(self, w, b, z):
         u = self.datafit.grad(z, self.y, self.s)
-        return u @ self.a, jnp.sum(u)
+        return self.at @ u, jnp.sum(u)
 
     def value(self, w, b, z):
         return self.datafit.value(z, self.y, self.s)
@@ -59,11 +60,12 @@ class Dense(NamedTuple):
         shift = self.intercept * self.datafit.intercept_shift(z, self.y, self.s)
         b, z = b + shift, z + shift
         u = self.datafit.grad(z, self.y, self.s)
-        return duality_gap(self.datafit, self.penalty, z, u, -(u @ self.a), w, b, self.y, self.s)
+        return duality_gap(self.datafit, self.penalty, z, u, -(self.at @ u), w, b, self.y, self.s)
 
 
 class Gram(NamedTuple):
-    """Least-squares oracle in Gram space: G = A^T S A, q = A^T s, c = A^T S y, moments."""
+    """Least-squares oracle in Gram space: G = A^T S A, q = A^T s, c = A^T S y, moments
+    (A the working set's block, built from its transpose ``at``)."""
 
     penalty: Any
     g: jax.Array
@@ -73,13 +75,14 @@ class Gram(NamedTuple):
     intercept: jax.Array  # 1.0 when the intercept is fitted, else 0.0
 
     @classmethod
-    def build(cls, penalty, a, y, s, intercept):
-        sa = a * s[:, None]
+    def build(cls, penalty, at, y, s, intercept):
+        # the scaled copy is materialized: fused into the product, it made XLA's CPU dot
+        # 1.2-1.4x slower
         return cls(
             penalty,
-            sa.T @ a,
-            jnp.sum(sa, 0),
-            y @ sa,
+            at @ jax.lax.optimization_barrier(at * s).T,
+            at @ s,
+            at @ (s * y),
             jnp.stack([jnp.sum(s), jnp.sum(s * y), jnp.sum(s * y * y)]),
             intercept,
         )

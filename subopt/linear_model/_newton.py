@@ -52,7 +52,7 @@ def _quadratic_model(dense: Dense, z: jax.Array) -> Gram:
     hr = h * z - u  # h * working response
     tiny = jnp.finfo(z.dtype).tiny
     r = jnp.where(h > tiny, hr / jnp.where(h > tiny, h, 1), 0)
-    return Gram.build(dense.penalty, dense.a, r, h, dense.intercept)
+    return Gram.build(dense.penalty, dense.at, r, h, dense.intercept)
 
 
 def prox_newton(

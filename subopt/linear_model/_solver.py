@@ -10,9 +10,11 @@ r"""The working-set solver for sparse GLMs: outer KKT/gap loop, gap-safe screeni
    :math:`1/(c \max_i s_i)`-strongly concave), every feature with
    ``penalty.safe_zero(v, R * ||x_j||)`` is zero at the optimum; it is set to 0 and removed
    for good (Ndiaye et al. 2017),
-4. picks the working set: the current support plus the features of highest ``score`` (the
-   ones whose dual constraint is closest to active), ``ws_size`` of them, screened ones
-   masked out (zero columns, inert),
+4. updates the working set of ``ws_size`` slots (`_workset`): filled once with the features
+   of highest ``score`` (the support, then those whose dual constraint is closest to
+   active), then after each working-set solve at most ``max(16, ws_size // 8)`` of its
+   weakest slots are exchanged for better features from outside; only their columns and
+   rows of the Gram matrix are formed, and screened features leave (zero columns, inert),
 5. runs FISTA with restart on the gathered block :math:`X_{:, W}` (`_inner`) to the gap
    ``inner_ratio * gap`` (celer's rule), in Gram space for least squares when
    :math:`|W| \le 2n`, proximal Newton for logistic (`_newton`); once the full gap equals
@@ -46,13 +48,13 @@ from subopt.linear_model._anderson import anderson_pg
 from subopt.linear_model._design import (
     column_norms,
     column_norms_jit,
-    gather_columns,
     matvec,
     rmatvec,
 )
 from subopt.linear_model._gap import duality_gap
-from subopt.linear_model._inner import Dense, Gram, fista_restart, power_sq_norm
+from subopt.linear_model._inner import Dense, fista_restart, power_sq_norm
 from subopt.linear_model._newton import prox_newton
+from subopt.linear_model._workset import WorkSet, select, swap
 
 
 class GLMResult(NamedTuple):
@@ -83,45 +85,32 @@ class GLMResult(NamedTuple):
 class _Outer(NamedTuple):
     w: jax.Array
     b: jax.Array
+    z: jax.Array  # X w + b
     screened: jax.Array
     gap: jax.Array
+    score: jax.Array  # the working-set priority of every feature at (w, b)
     n_outer: jax.Array
     n_inner: jax.Array
     status: jax.Array
     ws_full: jax.Array
-    eig: jax.Array  # power-iteration vector over the features (warm start)
+    ws: WorkSet
     inner_gap: jax.Array  # the gap the last working-set solve reached on its subproblem
 
 
-def _top_features(score: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
-    """The indices of the k largest scores and whether each is selectable (score > -inf).
-
-    The ranking is a heuristic (which features to try), so it runs on the scores rounded to
-    float32: XLA's CPU top_k is 30x faster there than in float64 (0.09 against 2.8 ms at
-    p = 6830, more than the rest of an outer iteration). Finite scores are clipped into
-    float32's range so that none becomes an infinity (+inf marks the support, -inf the
-    screened features).
-    """
-    big = float(jnp.finfo(jnp.float32).max)
-    rounded = jnp.where(jnp.isinf(score), score, jnp.clip(score, -big, big)).astype(jnp.float32)
-    top, ws = jax.lax.top_k(rounded, k)
-    return ws, top > -jnp.inf
-
-
-def _lipschitz_and_oracle(datafit, pen, a, y, s, z, v0, gram, fit_intercept):
+def _lipschitz_and_oracle(datafit, pen, ws, y, s, z, fit_intercept):
     r"""The inner oracle and the Lipschitz constant of its gradient in (w, b): the curvature
     bound times :math:`\|[S^{1/2} X_W, S^{1/2} 1]\|_2^2 \le \|S^{1/2} X_W\|_2^2 + \sum s`;
     for Poisson a local estimate (the curvature at the current z), from which the inner
     solver backtracks. Also returns the power-iteration vector (a warm start)."""
     extra = fit_intercept * jnp.sum(s)
-    if gram:
-        oracle = Gram.build(pen, a, y, s, fit_intercept)
-        sq, vec = power_sq_norm(lambda v: oracle.g @ v, v0)
+    if ws.gram is not None:
+        oracle = ws.gram._replace(penalty=pen, intercept=fit_intercept)
+        sq, vec = power_sq_norm(lambda v: oracle.g @ v, ws.eig)
         return sq + extra, oracle, vec
-    sa = a * jnp.sqrt(s)[:, None]
-    sq, vec = power_sq_norm(lambda v: (sa @ v) @ sa, v0)
+    sat = ws.at * jnp.sqrt(s)
+    sq, vec = power_sq_norm(lambda v: sat @ (v @ sat), ws.eig)
     c = datafit.curvature if datafit.curvature is not None else jnp.max(jnp.exp(z))
-    return c * (sq + extra), Dense(datafit, pen, a, y, s, fit_intercept), vec
+    return c * (sq + extra), Dense(datafit, pen, ws.at, y, s, fit_intercept), vec
 
 
 def solve(
@@ -204,20 +193,19 @@ def solve(
     smooth = jnp.asarray(datafit.curvature or 0.0, dtype) * jnp.max(s)
     ib = jnp.asarray(fit_intercept, dtype)
 
-    def cond(st: _Outer):
-        return st.status == RUNNING
+    swaps = min(ws_size, max(16, ws_size // 8))  # slots exchanged per outer iteration
 
-    def body(st: _Outer):
-        w, b = st.w, st.b
+    def check(w, b, screened, n_outer):
+        """One pass over all features at (w, b): the best intercept, the gap, screening,
+        the working-set scores and the status."""
         z = matvec(X, w) + b
         shift = ib * datafit.intercept_shift(z, y, s)
         b, z = b + shift, z + shift
         u = datafit.grad(z, y, s)
-        v = jnp.where(st.screened, 0, -rmatvec(X, u))
+        v = jnp.where(screened, 0, -rmatvec(X, u))
         gap = duality_gap(datafit, penalty, z, u, v, w, b, y, s)
-        screened = st.screened
+        scale = penalty.dual_scale(v)
         if screen:
-            scale = penalty.dual_scale(v)
             # the gap is a difference of two nearly equal numbers: its rounding error (a few
             # eps of P) must widen the safe sphere, or a rounded-to-0 gap would screen support
             primal = datafit.value(z, y, s) + penalty.value(w)
@@ -225,11 +213,13 @@ def solve(
             radius = jnp.sqrt(2 * smooth * (jnp.maximum(gap, 0) + slack))
             screened = screened | penalty.safe_zero(scale * v, radius * norms)
             w = jnp.where(screened, 0, w)
+        score = penalty.score(scale * v, norms)
+        score = jnp.where(w != 0, jnp.inf, jnp.where(screened, -jnp.inf, score))
         nnz = jnp.sum(w != 0)
         done = gap <= tol_abs
         full = (10 * nnz > 9 * ws_size) & (ws_size < p)
         status = jnp.select(
-            [~penalty.is_valid(), jnp.isnan(gap), done, full, st.n_outer >= max_outer],
+            [~penalty.is_valid(), jnp.isnan(gap), done, full, n_outer >= max_outer],
             [
                 Status.INVALID,
                 Status.NONFINITE,
@@ -239,74 +229,85 @@ def solve(
             ],
             RUNNING,
         ).astype(jnp.int32)
-        stopped = _Outer(
-            w, b, screened, gap, st.n_outer, st.n_inner, status, full & ~done, st.eig, st.inner_gap
-        )
+        return w, b, z, screened, gap, score, status, full & ~done
+
+    def cond(st: _Outer):
+        return st.status == RUNNING
+
+    def body(st: _Outer):
+        ws = st.ws
         # When the full gap is the working-set gap, no feature outside the working set
         # violates its dual constraint: the working set is right, and its subproblem is solved
         # to the final tolerance at once instead of another fraction of the gap.
-        settled = jnp.isfinite(st.inner_gap) & (gap <= 1.1 * st.inner_gap)
-        target = jnp.where(settled, 0.5 * tol_abs, jnp.maximum(inner_ratio * gap, 0.5 * tol_abs))
-
-        def work(_):
-            score = penalty.score(penalty.dual_scale(v) * v, norms)
-            score = jnp.where(w != 0, jnp.inf, jnp.where(screened, -jnp.inf, score))
-            ws, keep = _top_features(score, ws_size)
-            a = gather_columns(X, ws, keep)
-            pen = penalty.subset(ws)
-            eig = jnp.where(keep, st.eig[ws], 0)
-            w0 = jnp.where(keep, w[ws], 0)
-            if newton:  # its own power iteration, on each quadratic model
-                w_ws, b_new, steps, inner_gap, eig = prox_newton(
-                    Dense(datafit, pen, a, y, s, ib),
-                    pen,
-                    w0,
-                    b,
-                    eig,
-                    target,
-                    max_inner,
-                    fit_intercept=ib,
-                )
-            else:
-                lip, oracle, eig = _lipschitz_and_oracle(
-                    datafit, pen, a, y, s, z, eig, use_gram, ib
-                )
-                inner = (
-                    anderson_pg
-                    if anderson
-                    else functools.partial(fista_restart, backtrack=datafit.curvature is None)
-                )
-                w_ws, b_new, steps, inner_gap = inner(
-                    oracle, pen, w0, b, lip, target, max_inner, fit_intercept=ib
-                )
-            w_new = jnp.zeros_like(w).at[ws].set(jnp.where(keep, w_ws, 0))
-            eig_new = jnp.full_like(w, 1e-3).at[ws].set(jnp.where(keep, eig, 0))
-            return _Outer(
-                w_new,
-                b_new,
-                screened,
-                gap,
-                st.n_outer + 1,
-                st.n_inner + steps,
-                status,
-                full & ~done,
-                eig_new,
-                inner_gap,
+        settled = jnp.isfinite(st.inner_gap) & (st.gap <= 1.1 * st.inner_gap)
+        target = jnp.where(settled, 0.5 * tol_abs, jnp.maximum(inner_ratio * st.gap, 0.5 * tol_abs))
+        pen = penalty.subset(ws.idx)
+        w0 = jnp.where(ws.keep, st.w[ws.idx], 0)
+        if newton:  # its own power iteration, on each quadratic model
+            w_ws, b_new, steps, inner_gap, eig = prox_newton(
+                Dense(datafit, pen, ws.at, y, s, ib),
+                pen,
+                w0,
+                st.b,
+                ws.eig,
+                target,
+                max_inner,
+                fit_intercept=ib,
             )
-
-        return jax.lax.cond(status == RUNNING, work, lambda _: stopped, None)
+        else:
+            lip, oracle, eig = _lipschitz_and_oracle(datafit, pen, ws, y, s, st.z, ib)
+            inner = (
+                anderson_pg
+                if anderson
+                else functools.partial(fista_restart, backtrack=datafit.curvature is None)
+            )
+            w_ws, b_new, steps, inner_gap = inner(
+                oracle, pen, w0, st.b, lip, target, max_inner, fit_intercept=ib
+            )
+        w_new = jnp.zeros_like(st.w).at[ws.idx].set(jnp.where(ws.keep, w_ws, 0))
+        n_outer = st.n_outer + 1
+        w_new, b_new, z, screened, gap, score, status, full = check(
+            w_new, b_new, st.screened, n_outer
+        )
+        ws = ws._replace(eig=jnp.where(ws.keep, eig, 0))
+        ws = jax.lax.cond(
+            status == RUNNING,
+            lambda ws: swap(X, ws, score, screened, swaps, y, s),
+            lambda ws: ws,
+            ws,
+        )
+        return _Outer(
+            w_new,
+            b_new,
+            z,
+            screened,
+            gap,
+            score,
+            n_outer,
+            st.n_inner + steps,
+            status,
+            full,
+            ws,
+            inner_gap,
+        )
 
     screened0 = jnp.zeros(p, bool) if screened0 is None else screened0
+    zero = jnp.zeros((), jnp.int32)
+    w, b, z, screened, gap, score, status, full = check(
+        coef0, jnp.asarray(intercept0, dtype), screened0, zero
+    )
     st = _Outer(
-        coef0,
-        jnp.asarray(intercept0, dtype),
-        screened0,
-        jnp.asarray(jnp.inf, dtype),
-        jnp.zeros((), jnp.int32),
-        jnp.zeros((), jnp.int32),
-        jnp.asarray(RUNNING, jnp.int32),
-        jnp.asarray(False),
-        jnp.ones_like(coef0),
+        w,
+        b,
+        z,
+        screened,
+        gap,
+        score,
+        zero,
+        zero,
+        status,
+        full,
+        select(X, score, ws_size, y, s, use_gram),
         jnp.asarray(jnp.inf, dtype),
     )
     st = jax.lax.while_loop(cond, body, st)

@@ -34,8 +34,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from subopt.linear_model._datafits import logistic, poisson, quadratic
 from subopt.linear_model._design import SparseDesign, as_design, is_sparse
 from subopt.linear_model._fit import fit as glm_fit
+from subopt.linear_model._grow import ws_ladder_size
 from subopt.linear_model._penalties import GroupL2, elastic_net, group_l2, l1, nonnegative_l1
-from subopt.linear_model._solver import ws_ladder_size
 from subopt.linear_model._validation import check_alpha, check_labels, default_dtype
 
 _PAD_ENTRIES = 1 << 20  # pad designs up to this many entries (rows to >= 256)

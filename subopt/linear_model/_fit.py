@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from subopt.linear_model._solver import GLMResult, grow
+from subopt.linear_model._grow import grow
+from subopt.linear_model._solver import GLMResult
 from subopt.linear_model._validation import check_counts, check_labels, check_xy, sample_weights
 
 

@@ -23,8 +23,8 @@ import numpy as np
 
 from subopt.linear_model._datafits import quadratic
 from subopt.linear_model._design import rmatvec
+from subopt.linear_model._grow import first_ws_size, grow
 from subopt.linear_model._penalties import elastic_net, nonnegative_l1
-from subopt.linear_model._solver import first_ws_size, grow
 from subopt.linear_model._validation import check_alpha, check_xy, sample_weights
 
 

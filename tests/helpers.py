@@ -14,6 +14,20 @@ import subopt as so
 
 DTYPES = (jnp.float32, jnp.float64)
 
+
+def ar_design(seed=0, n=48, p=64, rho=0.5, n_support=5, scale=2.0):
+    """A GLM design with AR(rho)-correlated columns, a sparse ``n_support``-feature truth w
+    (normal entries times ``scale``) and the generator: ``(x, w, rng)``."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, p))
+    x = z.copy()
+    for j in range(1, p):
+        x[:, j] = rho * x[:, j - 1] + np.sqrt(1 - rho**2) * z[:, j]
+    w = np.zeros(p)
+    w[rng.choice(p, n_support, replace=False)] = rng.standard_normal(n_support) * scale
+    return x, w, rng
+
+
 # f(x) = 1/2 sum_i q_i (x_i - c_i)^2 (L = 1, no method lands on the optimum in one step), and
 # its nonsmooth twin ||x - c||_1 for the subgradient methods
 C = np.array([1.0, -2.0, 0.5])

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from helpers import ar_design
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,14 +21,7 @@ N, P = 48, 64  # one shape for most tests; ws_size=P: one compiled program per p
 
 
 def design(seed=0, n=N, p=P, rho=0.5):
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((n, p))
-    x = z.copy()
-    for j in range(1, p):
-        x[:, j] = rho * x[:, j - 1] + np.sqrt(1 - rho**2) * z[:, j]
-    w = np.zeros(p)
-    w[rng.choice(p, 5, replace=False)] = rng.standard_normal(5) * 2
-    return x, w, rng
+    return ar_design(seed, n, p, rho)
 
 
 def regression(seed=0):

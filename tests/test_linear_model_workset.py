@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from helpers import ar_design
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -86,13 +87,7 @@ def test_swaps_keep_exact_blocks_and_move_toward_higher_scores(seed):
 
 
 def _wide(seed=0, n=40, p=300, rho=0.7):
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((n, p))
-    x = z.copy()
-    for j in range(1, p):
-        x[:, j] = rho * x[:, j - 1] + np.sqrt(1 - rho**2) * z[:, j]
-    w = np.zeros(p)
-    w[rng.choice(p, 12, replace=False)] = rng.standard_normal(12)
+    x, w, rng = ar_design(seed, n, p, rho, n_support=12, scale=1.0)
     return x, x @ w + 0.1 * rng.standard_normal(n), rng
 
 

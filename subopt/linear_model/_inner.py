@@ -9,7 +9,8 @@ unpenalized intercept, when fitted). Two oracles give its gradient, value and du
   :math:`X_W^\top` per step;
 * `Gram`, for least squares: works with :math:`G = X_W^\top S X_W` and the moments of y, so
   a step costs :math:`O(|W|^2)` instead of :math:`O(n|W|)` and the gap needs no pass over the
-  samples; forming G costs :math:`n|W|^2` once per working set.
+  samples; forming G costs :math:`n|W|^2` once per solve, and :math:`n|W|m` when m slots of
+  the working set are exchanged (`_workset.swap`).
 
 Why not `subopt.fista` itself: the inner loop needs the prox output :math:`x_k` and the
 predictors at every step (for the gap every ``check_every`` steps and for the affine update
@@ -36,7 +37,7 @@ from subopt.linear_model._gap import duality_gap
 
 class Dense(NamedTuple):
     """Oracle on a dense block ``at`` (k, n): the working set's columns as rows, for any
-    datafit (XLA's CPU products with a block are 2-2.5x faster in this layout)."""
+    datafit (XLA's CPU Gram products are 2-2.5x faster in this layout than with X[:, W])."""
 
     datafit: Any
     penalty: Any

@@ -52,7 +52,7 @@ from subopt.linear_model._design import (
 from subopt.linear_model._gap import duality_gap
 from subopt.linear_model._inner import Dense, fista_restart, power_sq_norm
 from subopt.linear_model._newton import prox_newton
-from subopt.linear_model._workset import WorkSet, select, swap
+from subopt.linear_model._workset import WorkSet, empty, select, swap
 
 
 class GLMResult(NamedTuple):
@@ -83,10 +83,8 @@ class GLMResult(NamedTuple):
 class _Outer(NamedTuple):
     w: jax.Array
     b: jax.Array
-    z: jax.Array  # X w + b
     screened: jax.Array
     gap: jax.Array
-    score: jax.Array  # the working-set priority of every feature at (w, b)
     n_outer: jax.Array
     n_inner: jax.Array
     status: jax.Array
@@ -233,70 +231,75 @@ def solve(
         return st.status == RUNNING
 
     def body(st: _Outer):
-        ws = st.ws
-        # When the full gap is the working-set gap, no feature outside the working set
-        # violates its dual constraint: the working set is right, and its subproblem is solved
-        # to the final tolerance at once instead of another fraction of the gap.
-        settled = jnp.isfinite(st.inner_gap) & (st.gap <= 1.1 * st.inner_gap)
-        target = jnp.where(settled, 0.5 * tol_abs, jnp.maximum(inner_ratio * st.gap, 0.5 * tol_abs))
-        pen = penalty.subset(ws.idx)
-        w0 = jnp.where(ws.keep, st.w[ws.idx], 0)
-        if newton:  # its own power iteration, on each quadratic model
-            w_ws, b_new, steps, inner_gap, eig = prox_newton(
-                Dense(datafit, pen, ws.at, y, s, ib),
-                pen,
-                w0,
-                st.b,
-                ws.eig,
-                target,
-                max_inner,
-                fit_intercept=ib,
+        w, b, z, screened, gap, score, status, full = check(st.w, st.b, st.screened, st.n_outer)
+        stopped = st._replace(w=w, b=b, screened=screened, gap=gap, status=status, ws_full=full)
+
+        def work(_):
+            # the first working set is selected, the later ones are swapped (`_workset`)
+            ws = jax.lax.cond(
+                st.n_outer == 0,
+                lambda ws: select(X, score, ws_size, y, s, use_gram),
+                lambda ws: swap(X, ws, score, screened, swaps, y, s),
+                st.ws,
             )
-        else:
-            lip, oracle, eig = _lipschitz_and_oracle(datafit, pen, ws, y, s, st.z, ib)
-            inner = (
-                anderson_pg
-                if anderson
-                else functools.partial(fista_restart, backtrack=datafit.curvature is None)
+            # When the full gap is the working-set gap, no feature outside the working set
+            # violates its dual constraint: the working set is right, and its subproblem is
+            # solved to the final tolerance at once instead of another fraction of the gap.
+            settled = jnp.isfinite(st.inner_gap) & (gap <= 1.1 * st.inner_gap)
+            target = jnp.where(
+                settled, 0.5 * tol_abs, jnp.maximum(inner_ratio * gap, 0.5 * tol_abs)
             )
-            w_ws, b_new, steps, inner_gap = inner(
-                oracle, pen, w0, st.b, lip, target, max_inner, fit_intercept=ib
+            pen = penalty.subset(ws.idx)
+            w0 = jnp.where(ws.keep, w[ws.idx], 0)
+            if newton:  # its own power iteration, on each quadratic model
+                w_ws, b_new, steps, inner_gap, eig = prox_newton(
+                    Dense(datafit, pen, ws.at, y, s, ib),
+                    pen,
+                    w0,
+                    b,
+                    ws.eig,
+                    target,
+                    max_inner,
+                    fit_intercept=ib,
+                )
+            else:
+                lip, oracle, eig = _lipschitz_and_oracle(datafit, pen, ws, y, s, z, ib)
+                inner = (
+                    anderson_pg
+                    if anderson
+                    else functools.partial(fista_restart, backtrack=datafit.curvature is None)
+                )
+                w_ws, b_new, steps, inner_gap = inner(
+                    oracle, pen, w0, b, lip, target, max_inner, fit_intercept=ib
+                )
+            return _Outer(
+                jnp.zeros_like(w).at[ws.idx].set(jnp.where(ws.keep, w_ws, 0)),
+                b_new,
+                screened,
+                gap,
+                st.n_outer + 1,
+                st.n_inner + steps,
+                status,
+                full,
+                ws._replace(eig=jnp.where(ws.keep, eig, 0)),
+                inner_gap,
             )
-        w_new = jnp.zeros_like(st.w).at[ws.idx].set(jnp.where(ws.keep, w_ws, 0))
-        n_outer = st.n_outer + 1
-        w_new, b_new, z, screened, gap, score, status, full = check(
-            w_new, b_new, st.screened, n_outer
-        )
-        ws = ws._replace(eig=jnp.where(ws.keep, eig, 0))
-        ws = jax.lax.cond(
-            status == RUNNING,
-            lambda ws: swap(X, ws, score, screened, swaps, y, s),
-            lambda ws: ws,
-            ws,
-        )
-        return _Outer(
-            w_new,
-            b_new,
-            z,
-            screened,
-            gap,
-            score,
-            n_outer,
-            st.n_inner + steps,
-            status,
-            full,
-            ws,
-            inner_gap,
-        )
+
+        return jax.lax.cond(status == RUNNING, work, lambda _: stopped, None)
 
     screened0 = jnp.zeros(p, bool) if screened0 is None else screened0
     zero = jnp.zeros((), jnp.int32)
-    w, b, z, screened, gap, score, status, full = check(
-        coef0, jnp.asarray(intercept0, dtype), screened0, zero
-    )
-    ws = select(X, score, ws_size, y, s, use_gram)
     st = _Outer(
-        w, b, z, screened, gap, score, zero, zero, status, full, ws, jnp.asarray(jnp.inf, dtype)
+        coef0,
+        jnp.asarray(intercept0, dtype),
+        screened0,
+        jnp.asarray(jnp.inf, dtype),
+        zero,
+        zero,
+        jnp.asarray(RUNNING, jnp.int32),
+        jnp.asarray(False),
+        empty(n, ws_size, dtype, use_gram),
+        jnp.asarray(jnp.inf, dtype),
     )
     st = jax.lax.while_loop(cond, body, st)
     return GLMResult(st.w, st.b, st.gap, st.status, st.n_outer, st.n_inner, st.screened, st.ws_full)

@@ -69,6 +69,7 @@ def grow(
     w, b, screened = coef0, intercept0, None
     n_outer = n_inner = 0
     while True:
+        # looked up on the module at each call, so that a test can record the sizes
         res = _solver.solve_jit(
             datafit,
             penalty,

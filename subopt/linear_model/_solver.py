@@ -52,7 +52,7 @@ from subopt.linear_model._design import (
 from subopt.linear_model._gap import duality_gap
 from subopt.linear_model._inner import Dense, fista_restart, power_sq_norm
 from subopt.linear_model._newton import prox_newton
-from subopt.linear_model._workset import WorkSet, empty, select, swap
+from subopt.linear_model._workset import WorkSet, select, swap
 
 
 class GLMResult(NamedTuple):
@@ -298,7 +298,11 @@ def solve(
         zero,
         jnp.asarray(RUNNING, jnp.int32),
         jnp.asarray(False),
-        empty(n, ws_size, dtype, use_gram),
+        # zeros of the shapes `select` returns: the loop carry before the first selection
+        jax.tree.map(
+            lambda a: jnp.zeros(a.shape, a.dtype),
+            jax.eval_shape(lambda: select(X, screened0.astype(dtype), ws_size, y, s, use_gram)),
+        ),
         jnp.asarray(jnp.inf, dtype),
     )
     st = jax.lax.while_loop(cond, body, st)

@@ -82,6 +82,17 @@ class Datafit:
         """The shift d minimizing :math:`F(z + d)` (so the gradient sums to 0 after it)."""
         raise NotImplementedError
 
+    def fitted_shift(self, z: jax.Array, y: jax.Array, s: jax.Array, fit: jax.Array) -> jax.Array:
+        """``fit * intercept_shift(z, y, s)``, skipped at run time when ``fit`` is 0 (a traced
+        1.0 or 0.0: one program serves both). Logistic's shift is 8 Newton steps at every
+        gap; skipping them without an intercept took 0.97-1.01x the time of L1-logistic
+        fits (100x200, 200x400): small, but work that nothing uses."""
+        return jax.lax.cond(
+            fit != 0,
+            lambda: fit * self.intercept_shift(z, y, s),
+            lambda: jnp.zeros((), z.dtype),
+        )
+
     def base_value(self, y: jax.Array, s: jax.Array) -> jax.Array:
         """F(0), the scale of the relative tolerances."""
         return self.value(jnp.zeros_like(y), y, s)

@@ -58,7 +58,7 @@ class Dense(NamedTuple):
 
     def gap(self, w, b, z):
         # with an intercept, certify at the best intercept for w, as the outer loop does
-        shift = self.intercept * self.datafit.intercept_shift(z, self.y, self.s)
+        shift = self.datafit.fitted_shift(z, self.y, self.s, self.intercept)
         b, z = b + shift, z + shift
         u = self.datafit.grad(z, self.y, self.s)
         return duality_gap(self.datafit, self.penalty, z, u, -(self.at @ u), w, b, self.y, self.s)

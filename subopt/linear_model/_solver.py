@@ -195,7 +195,7 @@ def solve(
         """One pass over all features at (w, b): the best intercept, the gap, screening,
         the working-set scores and the status."""
         z = matvec(X, w) + b
-        shift = ib * datafit.intercept_shift(z, y, s)
+        shift = datafit.fitted_shift(z, y, s, ib)
         b, z = b + shift, z + shift
         u = datafit.grad(z, y, s)
         v = jnp.where(screened, 0, -rmatvec(X, u))

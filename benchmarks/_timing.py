@@ -21,7 +21,12 @@ def block(x: Any) -> Any:
 
 
 def interleaved(
-    contenders: dict[str, Callable[[], Any]], *, rounds: int = 7, warmup: int = 1
+    contenders: dict[str, Callable[[], Any]],
+    *,
+    rounds: int = 7,
+    warmup: int = 1,
+    min_seconds: float = 0.0,
+    max_rounds: int = 101,
 ) -> dict[str, dict[str, float]]:
     """Median and spread of each contender's wall time, timed in interleaved rounds.
 
@@ -32,6 +37,10 @@ def interleaved(
         different contender each round.
       warmup: untimed calls of each contender first (compilation, caches). The first warm-up
         call's time is reported as ``first_s`` (compile plus one run).
+      min_seconds: more rounds (up to ``max_rounds``) until every contender has run this
+        long in all: a millisecond-scale comparison then takes its median over tens of
+        rounds instead of a handful, which a single slow spell of the machine can move.
+      max_rounds: the cap on rounds added for ``min_seconds``.
 
     Returns:
       name -> {"median_s", "min_s", "max_s", "first_s"}.
@@ -45,12 +54,16 @@ def interleaved(
                 first[name] = time.perf_counter() - t0
     times: dict[str, list[float]] = {name: [] for name in contenders}
     order = list(contenders)
-    for r in range(rounds):
+    r = 0
+    while r < rounds or (
+        r < max_rounds and min(sum(ts) for ts in times.values()) < min_seconds
+    ):
         # rotate who goes first each round, so no contender always follows the same one
         for name in order[r % len(order):] + order[: r % len(order)]:
             t0 = time.perf_counter()
             contenders[name]()
             times[name].append(time.perf_counter() - t0)
+        r += 1
     return {
         name: {
             "median_s": statistics.median(ts),

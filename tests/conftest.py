@@ -32,6 +32,26 @@ def pytest_unconfigure(config):
         shutil.rmtree(path, ignore_errors=True)
 
 
+# The files that take longest (about 60-130 s each on 2 cores: compiles, subprocesses) run
+# first, so that none of them starts last and runs alone while the other workers are idle
+# (longest-processing-time-first scheduling; xdist hands out files in collection order).
+_SLOW_FIRST = (
+    "test_linear_model.py",
+    "test_examples.py",
+    "test_reliability.py",
+    "test_benchmarks_smoke.py",
+    "test_readme.py",
+    "test_linear_model_estimators.py",
+    "test_implicit_run.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(_SLOW_FIRST)}
+    # a stable sort: the order of the tests inside each file is kept
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 settings.register_profile(
     "ci",
     max_examples=200,

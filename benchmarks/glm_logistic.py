@@ -19,7 +19,7 @@ import numpy as np
 
 from benchmarks._data import logistic_data
 from benchmarks._timing import block
-from benchmarks.glm_lasso import calibrate, timed_comparison
+from benchmarks.glm_lasso import FULL_RUN_MIN_SECONDS, calibrate, timed_comparison
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -85,6 +85,6 @@ def run(quick: bool = False) -> list[dict]:
             {"duality_gap": float(cert.gap)},
             rounds=3 if quick else 5,
             base="liblinear",
-            min_seconds=0.0 if quick else 0.5,  # a fit takes ~5 ms: tens of rounds
+            min_seconds=0.0 if quick else FULL_RUN_MIN_SECONDS,
         )
     ]
